@@ -1,0 +1,414 @@
+/**
+ * Sentinel's configuration: every environment variable of DESIGN.md section
+ * 13 (plus the few the design left implicit) parsed by one zod schema.
+ * A bad value stops the program with one line per variable naming it and
+ * what is accepted.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { SYMBOL_PATTERN } from "./lib/contracts.ts";
+
+/** Documentation of one variable: shown by `--help` and checked against the README. */
+export interface VarDoc {
+  name: string;
+  default: string;
+  accepts: string;
+  doc: string;
+}
+
+/** Every variable Sentinel reads, in the order `--help` lists them. */
+export const CONFIG_VARS: readonly VarDoc[] = [
+  {
+    name: "DATA_SOURCE",
+    default: "simulated",
+    accepts: "simulated | binance | replay",
+    doc: "where market events come from",
+  },
+  {
+    name: "SYMBOLS",
+    default: "BTC-USDT,ETH-USDT,BNB-USDT",
+    accepts: "comma-separated BASE-QUOTE symbols",
+    doc: "markets to watch",
+  },
+  {
+    name: "KAFKA_BROKERS",
+    default: "(unset: embedded mode)",
+    accepts: "comma-separated host:port",
+    doc: "Kafka bootstrap servers; alias KAFKA_BOOTSTRAP_SERVERS (the seed's name)",
+  },
+  {
+    name: "KAFKA_TOPIC",
+    default: "crypto-market",
+    accepts: "Kafka topic name",
+    doc: "topic of market events; invalid messages go to <topic>.dlq",
+  },
+  {
+    name: "EVENT_FREQUENCY_SECONDS",
+    default: "0.2",
+    accepts: "number > 0",
+    doc: "simulator: seconds between ticks (one event per symbol per tick)",
+  },
+  {
+    name: "ANOMALY_PROBABILITY",
+    default: "0.01",
+    accepts: "number in [0, 1]",
+    doc: "simulator: chance that an event is an injected anomaly",
+  },
+  {
+    name: "SEED",
+    default: "42",
+    accepts: "integer",
+    doc: "seed of the simulator and of model training (same seed, same stream)",
+  },
+  {
+    name: "BACKFILL_SECONDS",
+    default: "600",
+    accepts: "integer >= 0",
+    doc: "simulator: seconds of history generated at start so the first model trains at once",
+  },
+  {
+    name: "WINDOW_SECONDS",
+    default: "60",
+    accepts: "integer in [2, 3600]",
+    doc: "length of the rolling feature window (1 s panes)",
+  },
+  {
+    name: "MIN_WINDOW_EVENTS",
+    default: "10",
+    accepts: "integer >= 2",
+    doc: "rows whose window holds fewer events are warm-up: not scored, not trained on",
+  },
+  {
+    name: "MIN_TRAINING_ROWS",
+    default: "1000",
+    accepts: "integer >= 10",
+    doc: "feature rows the trainer waits for before the first fit",
+  },
+  {
+    name: "MAX_WAIT_SECONDS",
+    default: "300",
+    accepts: "integer >= 1",
+    doc: "how long the trainer waits for MIN_TRAINING_ROWS before it reports why it cannot train",
+  },
+  {
+    name: "RETRAIN_INTERVAL",
+    default: "1h",
+    accepts: "duration (90s, 15m, 1h, 1d) or off",
+    doc: "scheduled retraining period",
+  },
+  {
+    name: "N_ESTIMATORS",
+    default: "200",
+    accepts: "integer in [1, 1000]",
+    doc: "trees in the Isolation Forest",
+  },
+  {
+    name: "CONTAMINATION",
+    default: "0.01",
+    accepts: "number in (0, 0.5] or auto",
+    doc: "expected share of anomalies; sets the decision threshold",
+  },
+  {
+    name: "KV_PATH",
+    default: "./data/sentinel.kv",
+    accepts: "file path, or a KV Connect URL",
+    doc: "Deno KV database",
+  },
+  { name: "PORT", default: "8000", accepts: "integer in [1, 65535]", doc: "HTTP port" },
+  {
+    name: "SENTINEL_API_KEY",
+    default: "(unset: admin endpoints disabled)",
+    accepts: "string of at least 16 characters",
+    doc: "bearer token for POST /model/retrain and model activation",
+  },
+  {
+    name: "REPLAY_FILE",
+    default: "(unset)",
+    accepts: "path",
+    doc: "replay: JSONL of MarketEvents (required when DATA_SOURCE=replay)",
+  },
+  {
+    name: "REPLAY_SPEED",
+    default: "max",
+    accepts: "max, or a multiple of real time > 0",
+    doc: "replay pace",
+  },
+  {
+    name: "REPLAY_SYMBOL",
+    default: "(from the file name)",
+    accepts: "BASE-QUOTE symbol",
+    doc: "replay: symbol of a Binance CSV file",
+  },
+  {
+    name: "RETENTION",
+    default: "24h",
+    accepts: "duration (90s, 15m, 1h, 1d)",
+    doc: "how long feature rows and predictions stay in KV",
+  },
+  {
+    name: "BINANCE_WS_URL",
+    default: "wss://stream.binance.com:9443",
+    accepts: "ws:// or wss:// URL",
+    doc: "Binance WebSocket base URL (tests point it at a local server)",
+  },
+  {
+    name: "BINANCE_STREAM",
+    default: "trade",
+    accepts: "trade | aggTrade",
+    doc: "which Binance trade stream to subscribe to",
+  },
+];
+
+/** The parsed configuration. */
+export interface Config {
+  dataSource: "simulated" | "binance" | "replay";
+  symbols: string[];
+  kafkaBrokers: string[] | null;
+  kafkaTopic: string;
+  eventFrequencySeconds: number;
+  anomalyProbability: number;
+  seed: number;
+  backfillSeconds: number;
+  windowSeconds: number;
+  minWindowEvents: number;
+  minTrainingRows: number;
+  maxWaitSeconds: number;
+  /** Seconds, or null when scheduled retraining is off. */
+  retrainIntervalSeconds: number | null;
+  nEstimators: number;
+  contamination: number | "auto";
+  kvPath: string;
+  port: number;
+  apiKey: string | null;
+  replayFile: string | null;
+  replaySpeed: number | "max";
+  replaySymbol: string | null;
+  retentionSeconds: number;
+  binanceWsUrl: string;
+  binanceStream: "trade" | "aggTrade";
+}
+
+/** Thrown by {@linkcode parseConfig}; `message` has one line per bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(problems.map((p) => `config error: ${p.variable}: ${p.message}`).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Parses `90`, `90s`, `15m`, `1h`, `1d` into seconds, or null when malformed.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./config.ts";
+ * console.log(parseDuration("15m")); // 900
+ * ```
+ */
+export function parseDuration(text: string): number | null {
+  const m = DURATION.exec(text.trim());
+  if (!m) return null;
+  return Number(m[1]) * UNIT_SECONDS[m[2] ?? "s"];
+}
+
+const defaults = Object.fromEntries(
+  CONFIG_VARS.filter((v) => !v.default.startsWith("(")).map((v) => [v.name, v.default]),
+);
+
+const num = (accepts: string, ok: (n: number) => boolean, int = false) =>
+  z.string().transform((s, ctx) => {
+    const t = s.trim();
+    const n = t === "" ? NaN : Number(t);
+    if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || !ok(n)) {
+      ctx.addIssue({ code: "custom", message: `got "${s}", expected ${accepts}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const duration = (accepts: string, allowOff: boolean) =>
+  z.string().transform((s, ctx): number | null => {
+    const t = s.trim().toLowerCase();
+    if (allowOff && (t === "off" || t === "0")) return null;
+    const d = parseDuration(t);
+    if (d === null || d <= 0) {
+      ctx.addIssue({ code: "custom", message: `got "${s}", expected ${accepts}` });
+      return z.NEVER;
+    }
+    return d;
+  });
+
+const symbol = z.string().transform((s, ctx) => {
+  const t = s.trim().toUpperCase();
+  if (!SYMBOL_PATTERN.test(t)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `got "${s}", expected BASE-QUOTE like BTC-USDT`,
+    });
+    return z.NEVER;
+  }
+  return t;
+});
+
+const symbolList = z.string().transform((s, ctx) => {
+  const items = s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  const bad = items.filter((x) => !SYMBOL_PATTERN.test(x.toUpperCase()));
+  if (items.length === 0 || bad.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `got "${s}", expected comma-separated BASE-QUOTE symbols like BTC-USDT,ETH-USDT` +
+        (bad.length ? ` (bad: ${bad.join(", ")})` : ""),
+    });
+    return z.NEVER;
+  }
+  return [...new Set(items.map((x) => x.toUpperCase()))];
+});
+
+const brokerList = z.string().transform((s, ctx) => {
+  const items = s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  const bad = items.filter((x) => !/^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$/.test(x));
+  if (items.length === 0 || bad.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `got "${s}", expected comma-separated host:port like 127.0.0.1:9092`,
+    });
+    return z.NEVER;
+  }
+  return items;
+});
+
+const oneOf = <T extends string>(values: readonly T[]) =>
+  z.string().transform((s, ctx) => {
+    const hit = values.find((v) => v.toLowerCase() === s.trim().toLowerCase());
+    if (!hit) {
+      ctx.addIssue({ code: "custom", message: `got "${s}", expected one of ${values.join(", ")}` });
+      return z.NEVER;
+    }
+    return hit;
+  });
+
+const EnvSchema = z.object({
+  DATA_SOURCE: oneOf(["simulated", "binance", "replay"] as const),
+  SYMBOLS: symbolList,
+  KAFKA_BROKERS: brokerList.optional(),
+  KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, {
+    message: "expected a Kafka topic name (letters, digits, . _ -)",
+  }),
+  EVENT_FREQUENCY_SECONDS: num("a number > 0", (n) => n > 0),
+  ANOMALY_PROBABILITY: num("a number between 0 and 1", (n) => n >= 0 && n <= 1),
+  SEED: num("an integer", () => true, true),
+  BACKFILL_SECONDS: num("an integer >= 0", (n) => n >= 0, true),
+  WINDOW_SECONDS: num("an integer between 2 and 3600", (n) => n >= 2 && n <= 3600, true),
+  MIN_WINDOW_EVENTS: num("an integer >= 2", (n) => n >= 2, true),
+  MIN_TRAINING_ROWS: num("an integer >= 10", (n) => n >= 10, true),
+  MAX_WAIT_SECONDS: num("an integer >= 1", (n) => n >= 1, true),
+  RETRAIN_INTERVAL: duration("a duration like 90s, 15m, 1h, 1d, or off", true),
+  N_ESTIMATORS: num("an integer between 1 and 1000", (n) => n >= 1 && n <= 1000, true),
+  CONTAMINATION: z.string().transform((s, ctx): number | "auto" => {
+    if (s.trim().toLowerCase() === "auto") return "auto";
+    const n = Number(s.trim());
+    if (s.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 0.5) {
+      ctx.addIssue({
+        code: "custom",
+        message: `got "${s}", expected a number in (0, 0.5] or auto`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  }),
+  KV_PATH: z.string().min(1, { message: "must not be empty" }),
+  PORT: num("an integer between 1 and 65535", (n) => n >= 1 && n <= 65535, true),
+  SENTINEL_API_KEY: z.string().min(16, {
+    message: "must be at least 16 characters (it guards model administration)",
+  }).optional(),
+  REPLAY_FILE: z.string().min(1).optional(),
+  REPLAY_SPEED: z.string().transform((s, ctx): number | "max" => {
+    if (s.trim().toLowerCase() === "max") return "max";
+    const n = Number(s.trim());
+    if (s.trim() === "" || !Number.isFinite(n) || n <= 0) {
+      ctx.addIssue({ code: "custom", message: `got "${s}", expected max or a number > 0` });
+      return z.NEVER;
+    }
+    return n;
+  }),
+  REPLAY_SYMBOL: symbol.optional(),
+  RETENTION: duration("a duration like 90s, 15m, 1h, 1d", false),
+  BINANCE_WS_URL: z.string().regex(/^wss?:\/\/[^\s]+$/, {
+    message: "expected a ws:// or wss:// URL",
+  }),
+  BINANCE_STREAM: oneOf(["trade", "aggTrade"] as const),
+});
+
+/**
+ * Parses an environment (e.g. `Deno.env.toObject()`) into a {@linkcode Config}.
+ * Empty strings count as unset. Throws {@linkcode ConfigError}.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "./config.ts";
+ * const c = parseConfig({ SYMBOLS: "BTC-USDT" });
+ * console.log(c.windowSeconds); // 60
+ * ```
+ */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const raw: Record<string, string> = { ...defaults };
+  for (const v of CONFIG_VARS) {
+    const value = env[v.name];
+    if (value !== undefined && value !== "") raw[v.name] = value;
+  }
+  const alias = env.KAFKA_BOOTSTRAP_SERVERS;
+  if (raw.KAFKA_BROKERS === undefined && alias !== undefined && alias !== "") {
+    raw.KAFKA_BROKERS = alias;
+  }
+  const r = EnvSchema.safeParse(raw);
+  if (!r.success) {
+    throw new ConfigError(
+      r.error.issues.map((i) => ({
+        variable: String(i.path[0] ?? "(config)"),
+        message: i.message,
+      })),
+    );
+  }
+  const e = r.data;
+  const problems: { variable: string; message: string }[] = [];
+  if (e.DATA_SOURCE === "replay" && !e.REPLAY_FILE) {
+    problems.push({ variable: "REPLAY_FILE", message: "is required when DATA_SOURCE=replay" });
+  }
+  if (e.MIN_WINDOW_EVENTS > e.MIN_TRAINING_ROWS) {
+    problems.push({
+      variable: "MIN_WINDOW_EVENTS",
+      message: `must not exceed MIN_TRAINING_ROWS (${e.MIN_TRAINING_ROWS})`,
+    });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    dataSource: e.DATA_SOURCE,
+    symbols: e.SYMBOLS,
+    kafkaBrokers: e.KAFKA_BROKERS ?? null,
+    kafkaTopic: e.KAFKA_TOPIC,
+    eventFrequencySeconds: e.EVENT_FREQUENCY_SECONDS,
+    anomalyProbability: e.ANOMALY_PROBABILITY,
+    seed: e.SEED,
+    backfillSeconds: e.BACKFILL_SECONDS,
+    windowSeconds: e.WINDOW_SECONDS,
+    minWindowEvents: e.MIN_WINDOW_EVENTS,
+    minTrainingRows: e.MIN_TRAINING_ROWS,
+    maxWaitSeconds: e.MAX_WAIT_SECONDS,
+    retrainIntervalSeconds: e.RETRAIN_INTERVAL,
+    nEstimators: e.N_ESTIMATORS,
+    contamination: e.CONTAMINATION,
+    kvPath: e.KV_PATH,
+    port: e.PORT,
+    apiKey: e.SENTINEL_API_KEY ?? null,
+    replayFile: e.REPLAY_FILE ?? null,
+    replaySpeed: e.REPLAY_SPEED,
+    replaySymbol: e.REPLAY_SYMBOL ?? null,
+    retentionSeconds: e.RETENTION ?? 86400,
+    binanceWsUrl: e.BINANCE_WS_URL.replace(/\/+$/, ""),
+    binanceStream: e.BINANCE_STREAM,
+  };
+}

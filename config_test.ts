@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { CONFIG_VARS, ConfigError, parseConfig, parseDuration } from "./config.ts";
+
+Deno.test("config: empty environment gives DESIGN.md's defaults", () => {
+  const c = parseConfig({});
+  assert.equal(c.dataSource, "simulated");
+  assert.deepEqual(c.symbols, ["BTC-USDT", "ETH-USDT", "BNB-USDT"]);
+  assert.equal(c.kafkaBrokers, null);
+  assert.equal(c.kafkaTopic, "crypto-market");
+  assert.equal(c.windowSeconds, 60);
+  assert.equal(c.nEstimators, 200);
+  assert.equal(c.contamination, 0.01);
+  assert.equal(c.port, 8000);
+  assert.equal(c.apiKey, null);
+  assert.equal(c.retrainIntervalSeconds, 3600);
+  assert.equal(c.retentionSeconds, 86400);
+  assert.equal(c.replaySpeed, "max");
+});
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    parseConfig(env);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+    return e;
+  }
+  assert.fail(`expected ${JSON.stringify(env)} to be rejected`);
+}
+
+Deno.test("config: a bad value names the variable and what is accepted, one line each", () => {
+  const e = errorOf({ ANOMALY_PROBABILITY: "2" });
+  assert.equal(e.message.split("\n").length, 1);
+  assert.match(
+    e.message,
+    /^config error: ANOMALY_PROBABILITY: got "2", expected a number between 0 and 1$/,
+  );
+
+  const s = errorOf({ SYMBOLS: "btc" });
+  assert.match(s.message, /SYMBOLS: got "btc", expected comma-separated BASE-QUOTE/);
+
+  const both = errorOf({ PORT: "http", CONTAMINATION: "0.9" });
+  const lines = both.message.split("\n");
+  assert.equal(lines.length, 2);
+  assert.ok(lines.some((l) => l.startsWith("config error: PORT:")));
+  assert.ok(lines.some((l) => l.startsWith("config error: CONTAMINATION:")));
+});
+
+Deno.test("config: every numeric variable rejects garbage, NaN and out-of-range", () => {
+  const bad: Record<string, string[]> = {
+    EVENT_FREQUENCY_SECONDS: ["0", "-1", "x", "NaN", "Infinity"],
+    SEED: ["1.5", "abc"],
+    WINDOW_SECONDS: ["1", "3601", "60.5"],
+    MIN_WINDOW_EVENTS: ["1"],
+    MIN_TRAINING_ROWS: ["5"],
+    N_ESTIMATORS: ["0", "1001"],
+    PORT: ["0", "70000"],
+    RETRAIN_INTERVAL: ["soon", "-5m"],
+    RETENTION: ["off", "0"],
+    REPLAY_SPEED: ["0", "fast"],
+    DATA_SOURCE: ["kafka"],
+    BINANCE_STREAM: ["depth"],
+    BINANCE_WS_URL: ["http://x"],
+    KAFKA_BROKERS: ["localhost", "a:b"],
+    SENTINEL_API_KEY: ["short"],
+  };
+  for (const [name, values] of Object.entries(bad)) {
+    for (const v of values) {
+      const e = errorOf({ [name]: v });
+      assert.ok(e.problems.some((p) => p.variable === name), `${name}=${v}: ${e.message}`);
+    }
+  }
+});
+
+Deno.test("config: the seed's names and aliases work unchanged", () => {
+  const c = parseConfig({
+    KAFKA_BOOTSTRAP_SERVERS: "kafka:29092,127.0.0.1:9092",
+    SYMBOLS: "btc-usdt, SOL-USDT,BTC-USDT",
+    CONTAMINATION: "auto",
+    RETRAIN_INTERVAL: "off",
+    REPLAY_SPEED: "10",
+    DATA_SOURCE: "BINANCE",
+  });
+  assert.deepEqual(c.kafkaBrokers, ["kafka:29092", "127.0.0.1:9092"]);
+  assert.deepEqual(c.symbols, ["BTC-USDT", "SOL-USDT"]);
+  assert.equal(c.contamination, "auto");
+  assert.equal(c.retrainIntervalSeconds, null);
+  assert.equal(c.replaySpeed, 10);
+  assert.equal(c.dataSource, "binance");
+  // KAFKA_BROKERS wins over the alias when both are set.
+  assert.deepEqual(
+    parseConfig({ KAFKA_BROKERS: "a:1", KAFKA_BOOTSTRAP_SERVERS: "b:2" }).kafkaBrokers,
+    ["a:1"],
+  );
+});
+
+Deno.test("config: cross-field rules", () => {
+  assert.match(errorOf({ DATA_SOURCE: "replay" }).message, /REPLAY_FILE: is required/);
+  assert.equal(
+    parseConfig({ DATA_SOURCE: "replay", REPLAY_FILE: "x.jsonl" }).replayFile,
+    "x.jsonl",
+  );
+  assert.match(
+    errorOf({ MIN_WINDOW_EVENTS: "500", MIN_TRAINING_ROWS: "100" }).message,
+    /MIN_WINDOW_EVENTS: must not exceed/,
+  );
+});
+
+Deno.test("config: durations", () => {
+  assert.equal(parseDuration("90"), 90);
+  assert.equal(parseDuration("90s"), 90);
+  assert.equal(parseDuration("15m"), 900);
+  assert.equal(parseDuration("1.5h"), 5400);
+  assert.equal(parseDuration("2d"), 172800);
+  assert.equal(parseDuration("250ms"), 0.25);
+  assert.equal(parseDuration("1w"), null);
+  assert.equal(parseDuration(""), null);
+});
+
+Deno.test("config: every variable is documented in the README's table", async () => {
+  const readme = await Deno.readTextFile(new URL("./README.md", import.meta.url));
+  for (const v of CONFIG_VARS) {
+    assert.ok(readme.includes(`| \`${v.name}\``), `README lacks a row for ${v.name}`);
+  }
+});

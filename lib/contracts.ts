@@ -1,0 +1,162 @@
+/**
+ * The three records that flow through Sentinel (DESIGN.md section 4):
+ * `MarketEvent` in, `FeatureRow` in the middle, `Prediction` out.
+ * Every byte that enters the system is parsed by one of these schemas.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** The anomaly kinds the simulator injects (labels exist only for simulated data). */
+export const ANOMALY_TYPES = ["PRICE_SPIKE", "VOLUME_SPIKE", "FLASH_CRASH"] as const;
+/** One of {@linkcode ANOMALY_TYPES}. */
+export type AnomalyType = typeof ANOMALY_TYPES[number];
+
+/** `BASE-QUOTE`, upper case, e.g. `BTC-USDT`. */
+export const SYMBOL_PATTERN = /^[A-Z0-9]{2,15}-[A-Z0-9]{2,15}$/;
+
+/** Schema of a market symbol in Sentinel's `BASE-QUOTE` form. */
+export const Symbol = z.string().regex(SYMBOL_PATTERN, {
+  message: "symbol must be BASE-QUOTE in upper case, e.g. BTC-USDT",
+});
+
+// zod 4 already refuses NaN and ±Infinity for z.number(); the message says so.
+const finite = (what: string) =>
+  z.number({
+    error: (issue) =>
+      issue.input === undefined ? `${what} is required` : `${what} must be a finite number`,
+  });
+
+/**
+ * The seed's event format, kept byte-compatible, plus optional `ts_ms`,
+ * `trade_id` and `source`. Unknown keys are stripped, not rejected, so a
+ * producer that adds a field does not send its whole stream to the DLQ.
+ *
+ * @example
+ * ```ts
+ * import { MarketEvent } from "./contracts.ts";
+ * const e = MarketEvent.parse({
+ *   timestamp: 1710000000, symbol: "BTC-USDT", price: 43150.5, volume: 1.2,
+ *   log_return: 0, is_anomaly: false, anomaly_type: null,
+ * });
+ * console.log(e.symbol); // "BTC-USDT"
+ * ```
+ */
+export const MarketEvent = z.object({
+  timestamp: z.number().int().nonnegative(),
+  symbol: Symbol,
+  price: finite("price").refine((p) => p > 0, { message: "price must be positive" }),
+  volume: finite("volume").refine((v) => v >= 0, { message: "volume must not be negative" }),
+  log_return: finite("log_return"),
+  is_anomaly: z.boolean().default(false),
+  anomaly_type: z.enum(ANOMALY_TYPES).nullable().default(null),
+  ts_ms: z.number().int().nonnegative().optional(),
+  trade_id: z.number().int().nonnegative().optional(),
+  source: z.string().max(32).optional(),
+});
+/** A parsed, valid market event. */
+export type MarketEvent = z.infer<typeof MarketEvent>;
+
+/** Millisecond time of an event: `ts_ms` when the source knows it, else `timestamp` seconds. */
+export function eventTimeMs(e: Pick<MarketEvent, "timestamp" | "ts_ms">): number {
+  return e.ts_ms ?? e.timestamp * 1000;
+}
+
+/** Result of {@linkcode parseMarketEvent}: the event, or why it was rejected. */
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Formats a zod error as one line: `price: price must be positive; symbol: ...`. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+    .join("; ");
+}
+
+/**
+ * Parses anything (a decoded JSON value) into a MarketEvent, or a one-line reason.
+ *
+ * @example
+ * ```ts
+ * import { parseMarketEvent } from "./contracts.ts";
+ * const r = parseMarketEvent({ symbol: "BTC-USDT", price: -1 });
+ * console.log(r.ok); // false
+ * ```
+ */
+export function parseMarketEvent(input: unknown): ParseResult<MarketEvent> {
+  const r = MarketEvent.safeParse(input);
+  return r.success ? { ok: true, value: r.data } : { ok: false, reason: describeZodError(r.error) };
+}
+
+/** The five model features, in the order the forest sees them (the seed's names). */
+export const FEATURE_NAMES = [
+  "z_score_price",
+  "z_score_log_return",
+  "z_score_volume",
+  "rolling_price_std",
+  "rolling_volume_std",
+] as const;
+/** One of {@linkcode FEATURE_NAMES}. */
+export type FeatureName = typeof FEATURE_NAMES[number];
+
+/** The five features as a plain record. */
+export const FeatureVector = z.object({
+  z_score_price: finite("z_score_price"),
+  z_score_log_return: finite("z_score_log_return"),
+  z_score_volume: finite("z_score_volume"),
+  rolling_price_std: finite("rolling_price_std"),
+  rolling_volume_std: finite("rolling_volume_std"),
+});
+/** The five features as a plain record. */
+export type FeatureVector = z.infer<typeof FeatureVector>;
+
+/**
+ * One event's features (DESIGN.md section 5). `warm_up` rows (window smaller
+ * than MIN_WINDOW_EVENTS) are kept for visibility but never scored or trained on.
+ * `price` and `volume` ride along so alerts can say what happened.
+ */
+export const FeatureRow = FeatureVector.extend({
+  symbol: Symbol,
+  ts_ms: z.number().int().nonnegative(),
+  window_count: z.number().int().nonnegative(),
+  warm_up: z.boolean(),
+  price: finite("price"),
+  volume: finite("volume"),
+  is_anomaly: z.boolean(),
+  anomaly_type: z.enum(ANOMALY_TYPES).nullable(),
+  trade_id: z.number().int().nonnegative().optional(),
+  source: z.string().max(32).optional(),
+});
+/** One event's features. */
+export type FeatureRow = z.infer<typeof FeatureRow>;
+
+/** Picks the five features of a row, in {@linkcode FEATURE_NAMES} order. */
+export function featureArray(v: FeatureVector): number[] {
+  return [
+    v.z_score_price,
+    v.z_score_log_return,
+    v.z_score_volume,
+    v.rolling_price_std,
+    v.rolling_volume_std,
+  ];
+}
+
+/**
+ * A scored row. `anomaly_score` is scikit-learn's `decision_function`
+ * (negative = anomalous); `severity` is the paper's s(x, n) in (0, 1], higher
+ * = more anomalous; `label` is the event's own `is_anomaly` when known.
+ */
+export const Prediction = FeatureVector.extend({
+  symbol: Symbol,
+  ts_ms: z.number().int().nonnegative(),
+  price: finite("price").optional(),
+  volume: finite("volume").optional(),
+  anomaly_score: finite("anomaly_score"),
+  severity: finite("severity"),
+  is_anomaly: z.boolean(),
+  anomaly_type: z.enum(ANOMALY_TYPES).nullable().optional(),
+  model_id: z.string(),
+  label: z.boolean().nullable(),
+  source: z.string().max(32).optional(),
+});
+/** A scored row. */
+export type Prediction = z.infer<typeof Prediction>;
