@@ -1,10 +1,13 @@
 /**
- * Sentinel's entry point: reads the configuration, then starts the roles asked for.
+ * Sentinel's entry point: reads the configuration, then starts the roles
+ * asked for (`--role=…`, all by default). Ctrl-C stops cleanly: the source
+ * stops, the last batch is committed, KV is closed.
  *
  * @module
  */
 import { CliError, helpText, parseArgs } from "./cli.ts";
 import { ConfigError, parseConfig } from "./config.ts";
+import { RoleError, Sentinel } from "./pipeline/app.ts";
 
 if (import.meta.main) {
   let args;
@@ -19,13 +22,35 @@ if (import.meta.main) {
     console.log(helpText());
     Deno.exit(0);
   }
+  let config;
   try {
-    parseConfig(Deno.env.toObject());
+    config = parseConfig(Deno.env.toObject());
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(e.message);
     Deno.exit(2);
   }
-  console.error("sentinel: the pipeline is not wired yet (see README, 'Status').");
-  Deno.exit(1);
+  let sentinel: Sentinel;
+  try {
+    sentinel = await Sentinel.start(config, args.roles);
+  } catch (e) {
+    if (!(e instanceof RoleError)) throw e;
+    console.error(`sentinel: ${e.message}`);
+    Deno.exit(2);
+  }
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) Deno.exit(130); // a second Ctrl-C does not wait
+    stopping = true;
+    console.error("sentinel: stopping (flushing the last batch)…");
+    await sentinel.stop();
+    console.error("sentinel: stopped");
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await sentinel.done;
+  if (config.dataSource === "replay" && !stopping) {
+    console.error("sentinel: replay finished; still serving (Ctrl-C to stop)");
+  }
 }

@@ -11,7 +11,8 @@
  */
 import type { AnomalyType, MarketEvent } from "../lib/contracts.ts";
 import { ANOMALY_TYPES } from "../lib/contracts.ts";
-import { Random } from "../lib/random.ts";
+import { Random, type RandomState } from "../lib/random.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
 
 /** How one symbol moves. */
 export interface SymbolModel {
@@ -56,6 +57,12 @@ export interface SimulatorOptions {
   models?: Readonly<Record<string, SymbolModel>>;
 }
 
+/** The persisted form of a {@linkcode Simulator} (plain JSON). */
+export interface SimulatorState {
+  random: RandomState;
+  symbols: Record<string, { base: number; lastReported: number | null; tradeId: number }>;
+}
+
 interface SymbolState {
   symbol: string;
   model: SymbolModel;
@@ -81,7 +88,7 @@ interface SymbolState {
  * ```
  */
 export class Simulator {
-  readonly #random: Random;
+  #random: Random;
   readonly #p: number;
   readonly #states: SymbolState[];
 
@@ -95,6 +102,41 @@ export class Simulator {
       const model = options.models?.[symbol] ?? SYMBOL_MODELS[symbol] ?? GENERIC_SYMBOL;
       return { symbol, model, base: model.price, lastReported: null, tradeId: 0 };
     });
+  }
+
+  /**
+   * Everything needed to continue this exact stream after a restart: the
+   * generator and each symbol's path, last reported price and trade id.
+   */
+  toJSON(): SimulatorState {
+    return {
+      random: this.#random.state(),
+      symbols: Object.fromEntries(
+        this.#states.map((s) => [s.symbol, {
+          base: s.base,
+          lastReported: s.lastReported,
+          tradeId: s.tradeId,
+        }]),
+      ),
+    };
+  }
+
+  /**
+   * A simulator for `options` that continues from `state`. Symbols the state
+   * does not know start fresh from their model.
+   */
+  static fromJSON(options: SimulatorOptions, state: SimulatorState): Simulator {
+    const sim = new Simulator(options);
+    sim.#random = Random.fromState(state.random);
+    for (const s of sim.#states) {
+      const saved = state.symbols[s.symbol];
+      if (saved && saved.base > 0 && Number.isFinite(saved.base)) {
+        s.base = saved.base;
+        s.lastReported = saved.lastReported;
+        s.tradeId = saved.tradeId;
+      }
+    }
+    return sim;
   }
 
   /** One event per symbol at `tsMs`, in the order the symbols were given. */
@@ -169,27 +211,8 @@ export function* simulatedEvents(
   }
 }
 
-/** A clock and a sleep, injectable so tests and benchmarks control time. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-/** The wall clock. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const id = setTimeout(done, ms);
-      function done() {
-        signal?.removeEventListener("abort", done);
-        clearTimeout(id);
-        resolve();
-      }
-      signal?.addEventListener("abort", done, { once: true });
-    }),
-};
+export type { Clock } from "../lib/clock.ts";
+export { systemClock } from "../lib/clock.ts";
 
 /**
  * Live events: one tick every `frequencySeconds` by `clock`, stamped with the

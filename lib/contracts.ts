@@ -156,6 +156,7 @@ export const Prediction = FeatureVector.extend({
   anomaly_type: z.enum(ANOMALY_TYPES).nullable().optional(),
   model_id: z.string(),
   label: z.boolean().nullable(),
+  trade_id: z.number().int().nonnegative().optional(),
   source: z.string().max(32).optional(),
 });
 /** A scored row. */

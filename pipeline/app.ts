@@ -1,0 +1,239 @@
+/**
+ * Starts the roles of one Sentinel process over one KV store: the source and
+ * the worker (features, scoring, KV commits), the trainer, and — in the web
+ * issue — the HTTP server. Embedded mode joins source and worker with an
+ * in-process channel; Kafka mode puts the broker between them.
+ *
+ * @module
+ */
+import type { Role } from "../cli.ts";
+import type { Config } from "../config.ts";
+import type { Clock } from "../lib/clock.ts";
+import { systemClock } from "../lib/clock.ts";
+import { Store } from "../store/kv.ts";
+import { batched, type BatchOptions } from "./batcher.ts";
+import { Hub } from "./hub.ts";
+import { consoleLogger, type Logger } from "./log.ts";
+import { PipelineMetrics } from "./metrics.ts";
+import { ModelHolder } from "./models.ts";
+import { Processor } from "./processor.ts";
+import { LiveBinanceSource, type MarketSource, SimulatedSource } from "./sources.ts";
+import { Trainer } from "./trainer.ts";
+
+/** Knobs tests and benchmarks turn; production uses the defaults. */
+export interface SentinelOptions {
+  logger?: (component: string) => Logger;
+  clock?: Clock;
+  batch?: BatchOptions;
+  trainerPollMs?: number;
+  modelPollMs?: number;
+  /** log a throughput line this often (0: never) */
+  reportEveryMs?: number;
+  /** fit models in a Web Worker (default true) */
+  trainInWorker?: boolean;
+  /** a source built by the caller instead of the configured one */
+  source?: MarketSource;
+}
+
+/** Thrown when the roles asked for cannot run with this configuration. */
+export class RoleError extends Error {}
+
+/** The roles' wiring in one process. */
+export class Sentinel {
+  readonly hub = new Hub();
+  readonly metrics = new PipelineMetrics();
+  readonly #stop = new AbortController();
+  readonly #tasks: Promise<unknown>[] = [];
+  source: MarketSource | null = null;
+  processor: Processor | null = null;
+  trainer: Trainer | null = null;
+  /** resolves when the source has ended and every batch is committed (a finite replay) */
+  done: Promise<void> = Promise.resolve();
+  readonly startedAt: number;
+
+  private constructor(
+    readonly config: Config,
+    readonly roles: readonly Role[],
+    readonly store: Store,
+    readonly models: ModelHolder,
+    readonly opts: SentinelOptions,
+  ) {
+    this.startedAt = (opts.clock ?? systemClock).now();
+  }
+
+  /** Opens the store and starts the roles. */
+  static async start(
+    config: Config,
+    roles: readonly Role[],
+    opts: SentinelOptions = {},
+  ): Promise<Sentinel> {
+    const log = opts.logger ?? consoleLogger;
+    if (!config.kafkaBrokers && roles.includes("source") !== roles.includes("worker")) {
+      throw new RoleError(
+        "the source and worker roles run in separate processes only through Kafka: set " +
+          "KAFKA_BROKERS, or run both roles (the default) in one process",
+      );
+    }
+    const store = await Store.open(config.kvPath, { retentionMs: config.retentionSeconds * 1000 });
+    const models = new ModelHolder(store, log("model"), { pollMs: opts.modelPollMs });
+    const s = new Sentinel(config, roles, store, models, opts);
+    try {
+      await s.#start(log);
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
+    return s;
+  }
+
+  async #start(log: (c: string) => Logger): Promise<void> {
+    const { config, roles, store, opts } = this;
+    const clock = opts.clock ?? systemClock;
+    if (roles.includes("worker")) await this.models.start();
+    if (roles.includes("trainer")) {
+      this.trainer = new Trainer(store, log("trainer"), {
+        minTrainingRows: config.minTrainingRows,
+        maxWaitSeconds: config.maxWaitSeconds,
+        retrainIntervalSeconds: config.retrainIntervalSeconds,
+        nEstimators: config.nEstimators,
+        contamination: config.contamination,
+        seed: config.seed,
+        pollMs: opts.trainerPollMs,
+        useWorker: opts.trainInWorker,
+      }, clock.now);
+      this.trainer.start();
+    }
+    if (roles.includes("source") && roles.includes("worker") && !config.kafkaBrokers) {
+      this.source = opts.source ?? await openSource(config, store, log("source"), clock);
+      this.processor = new Processor({
+        store,
+        windowSeconds: config.windowSeconds,
+        minWindowEvents: config.minWindowEvents,
+        model: () => this.models.current,
+        hub: this.hub,
+        metrics: this.metrics,
+        now: clock.now,
+      });
+      this.done = this.#runEmbedded(this.source, this.processor, log("worker"));
+      this.#tasks.push(this.done);
+    } else if (config.kafkaBrokers && (roles.includes("source") || roles.includes("worker"))) {
+      throw new RoleError("Kafka mode is not wired yet");
+    }
+    const every = opts.reportEveryMs ?? 10_000;
+    if (every > 0 && roles.includes("worker")) this.#report(log("stats"), every);
+    this.#logAlerts(log("alert"));
+  }
+
+  async #runEmbedded(source: MarketSource, processor: Processor, logger: Logger): Promise<void> {
+    const stream = "embedded";
+    let offset = (await this.store.loadOffset(stream, 0)) ?? 0;
+    logger.info(`worker: embedded stream from offset ${offset}`);
+    const batchOpts = this.opts.batch ?? { maxSize: 1000, maxWaitMs: 10 };
+    try {
+      for await (const items of batched(source.events(this.#stop.signal, offset), batchOpts)) {
+        const first = items[0].offset ?? offset;
+        const last = items[items.length - 1].offset;
+        const next = last === undefined ? offset + items.length : last + 1;
+        const cp = source.checkpoint();
+        await processor.process({
+          stream,
+          partition: 0,
+          firstOffset: first,
+          nextOffset: next,
+          events: items,
+          extra: cp ? [cp] : [],
+        });
+        offset = next;
+      }
+      logger.info(`worker: source ended at offset ${offset}`);
+    } catch (e) {
+      logger.warn(`worker stopped: ${e instanceof Error ? e.stack : e}`);
+      throw e;
+    }
+  }
+
+  #report(logger: Logger, everyMs: number): void {
+    let last = { events: 0, at: Date.now() };
+    const timer = setInterval(() => {
+      const m = this.metrics;
+      const events = m.rows.total();
+      const preds = m.predictions.total();
+      const anomalies = m.anomalies.total();
+      const now = Date.now();
+      const rate = ((events - last.events) / ((now - last.at) / 1000)).toFixed(0);
+      last = { events, at: now };
+      const p50 = m.latency.quantile(0.5), p99 = m.latency.quantile(0.99);
+      const ms = (x: number | null) => x === null ? "n/a" : `≤${(x * 1000).toFixed(1)} ms`;
+      logger.info(
+        `${events} events (${rate}/s), ${preds} predictions, ${anomalies} anomalies` +
+          (preds ? ` (${((anomalies / preds) * 100).toFixed(2)}%)` : "") +
+          `, latency p50 ${ms(p50)} p99 ${ms(p99)}, model ${this.models.current?.id ?? "none yet"}`,
+      );
+    }, everyMs);
+    this.#stop.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  }
+
+  #logAlerts(logger: Logger): void {
+    let windowStart = 0, shown = 0, suppressed = 0;
+    const unsubscribe = this.hub.subscribe((b) => {
+      for (const p of b.predictions) {
+        if (!p.is_anomaly) continue;
+        const now = Date.now();
+        if (now - windowStart > 1000) {
+          if (suppressed) logger.info(`(${suppressed} more alerts in the last second)`);
+          windowStart = now;
+          shown = 0;
+          suppressed = 0;
+        }
+        if (++shown > 5) {
+          suppressed++;
+          continue;
+        }
+        const z = [
+          ["z_price", p.z_score_price],
+          ["z_return", p.z_score_log_return],
+          ["z_volume", p.z_score_volume],
+        ].sort((a, b) => Math.abs(b[1] as number) - Math.abs(a[1] as number))
+          .map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(", ");
+        logger.info(
+          `${p.symbol} at ${fmt(p.price)} (volume ${fmt(p.volume)}) score ${
+            p.anomaly_score.toFixed(3)
+          }: ${z}` +
+            (p.label === null ? "" : p.label ? ` [labelled ${p.anomaly_type}]` : " [not labelled]"),
+        );
+      }
+    });
+    this.#stop.signal.addEventListener("abort", unsubscribe, { once: true });
+  }
+
+  /** Stops the roles: the source stops, the last batch is committed, KV is closed. */
+  async stop(): Promise<void> {
+    if (this.#stop.signal.aborted) return;
+    this.#stop.abort();
+    await Promise.allSettled(this.#tasks);
+    await this.source?.close();
+    await this.trainer?.stop();
+    this.models.stop();
+    this.store.close();
+  }
+}
+
+async function openSource(
+  config: Config,
+  store: Store,
+  logger: Logger,
+  clock: Clock,
+): Promise<MarketSource> {
+  switch (config.dataSource) {
+    case "simulated":
+      return await SimulatedSource.open(config, store, logger, clock);
+    case "binance":
+      return new LiveBinanceSource(config, logger, clock);
+    case "replay":
+      throw new RoleError("DATA_SOURCE=replay is not wired yet");
+  }
+}
+
+function fmt(x: number | undefined): string {
+  return x === undefined ? "?" : x.toPrecision(6);
+}

@@ -1,0 +1,194 @@
+/**
+ * The configured market source as one interface, whatever it is: the
+ * simulator (with a backfill of history so the first model trains at once),
+ * Binance's live trades, or a recorded file. Every source yields the same
+ * `MarketEvent`s with the time Sentinel received them.
+ *
+ * @module
+ */
+import type { Config } from "../config.ts";
+import type { Clock } from "../lib/clock.ts";
+import { systemClock } from "../lib/clock.ts";
+import { BinanceSource, type BinanceStatus } from "../ingest/binance.ts";
+import {
+  liveEvents,
+  simulatedEvents,
+  Simulator,
+  type SimulatorState,
+} from "../ingest/simulator.ts";
+import { keys, type Store } from "../store/kv.ts";
+import type { Logger } from "./log.ts";
+import type { IncomingEvent } from "./processor.ts";
+
+/** A source of market events for the worker (embedded) or the Kafka producer. */
+export interface MarketSource {
+  readonly name: "simulated" | "binance" | "replay";
+  /** Events until `signal` aborts or the source ends. `startOffset` is the resume point of replayable sources. */
+  events(signal: AbortSignal, startOffset: number): AsyncIterable<IncomingEvent>;
+  /** State to persist with the batch that ends at the last event yielded (resumable sources). */
+  checkpoint(): readonly [Deno.KvKey, unknown] | null;
+  /** For `/system-status`. */
+  status(): SourceStatus;
+  close(): Promise<void>;
+}
+
+/** What `/system-status` shows of a source. */
+export interface SourceStatus {
+  name: string;
+  state: "starting" | "backfilling" | "live" | "connected" | "reconnecting" | "ended" | "closed";
+  events: number;
+  lastEventAt: number | null;
+  detail: string;
+  binance?: BinanceStatus;
+}
+
+/** The seeded simulator: a backfill of simulated history, then live ticks. */
+export class SimulatedSource implements MarketSource {
+  readonly name = "simulated";
+  #sim: Simulator;
+  #status: SourceStatus = {
+    name: "simulated",
+    state: "starting",
+    events: 0,
+    lastEventAt: null,
+    detail: "",
+  };
+
+  constructor(
+    readonly config: Pick<
+      Config,
+      "symbols" | "seed" | "anomalyProbability" | "eventFrequencySeconds" | "backfillSeconds"
+    >,
+    saved: SimulatorState | null,
+    readonly backfill: boolean,
+    readonly logger: Logger,
+    readonly clock: Clock = systemClock,
+  ) {
+    const opts = {
+      symbols: config.symbols,
+      seed: config.seed,
+      anomalyProbability: config.anomalyProbability,
+    };
+    this.#sim = saved ? Simulator.fromJSON(opts, saved) : new Simulator(opts);
+  }
+
+  /** Loads the simulator's saved state (if any) so a restart continues the same market. */
+  static async open(
+    config: Config,
+    store: Store,
+    logger: Logger,
+    clock: Clock = systemClock,
+  ): Promise<SimulatedSource> {
+    const saved = await store.getSourceState<SimulatorState>("simulator");
+    const active = await store.activeModel();
+    if (saved) logger.info("simulator: continuing the saved market");
+    return new SimulatedSource(config, saved, !active && config.backfillSeconds > 0, logger, clock);
+  }
+
+  async *events(signal: AbortSignal): AsyncGenerator<IncomingEvent> {
+    const { eventFrequencySeconds: freq, backfillSeconds, symbols } = this.config;
+    if (this.backfill) {
+      const end = this.clock.now();
+      const start = end - backfillSeconds * 1000;
+      const total = Math.floor(backfillSeconds / freq) * symbols.length;
+      this.#status.state = "backfilling";
+      this.logger.info(
+        `backfill: ${backfillSeconds} s of simulated history, ${total} events, as fast as possible`,
+      );
+      let n = 0, nextReport = 0.25;
+      for (
+        const event of simulatedEvents(this.#sim, {
+          startMs: start,
+          stepMs: freq * 1000,
+          endMs: end,
+        })
+      ) {
+        if (signal.aborted) return;
+        n++;
+        this.#count(event.ts_ms!);
+        yield { event, receivedAt: this.clock.now() };
+        if (n / total >= nextReport) {
+          this.logger.info(`backfill: ${Math.round((n / total) * 100)}% (${n}/${total} events)`);
+          nextReport += 0.25;
+        }
+      }
+    }
+    this.#status.state = "live";
+    this.logger.info(
+      `simulator live: ${symbols.join(", ")}, one event per symbol every ${freq} s`,
+    );
+    for await (
+      const event of liveEvents(this.#sim, { frequencySeconds: freq, clock: this.clock, signal })
+    ) {
+      this.#count(event.ts_ms!);
+      yield { event, receivedAt: this.clock.now() };
+    }
+  }
+
+  #count(ts: number) {
+    this.#status.events++;
+    this.#status.lastEventAt = ts;
+  }
+
+  checkpoint(): readonly [Deno.KvKey, unknown] {
+    return [keys.source("simulator"), this.#sim.toJSON()];
+  }
+
+  status(): SourceStatus {
+    return { ...this.#status, detail: `seed ${this.config.seed}` };
+  }
+
+  close(): Promise<void> {
+    this.#status.state = "closed";
+    return Promise.resolve();
+  }
+}
+
+/** Binance's live trade stream. */
+export class LiveBinanceSource implements MarketSource {
+  readonly name = "binance";
+  readonly #source: BinanceSource;
+  #events = 0;
+  #lastEventAt: number | null = null;
+
+  constructor(config: Config, logger: Logger, readonly clock: Clock = systemClock) {
+    this.#source = new BinanceSource({
+      symbols: config.symbols,
+      baseUrl: config.binanceWsUrl,
+      kind: config.binanceStream,
+      logger,
+    });
+  }
+
+  async *events(signal: AbortSignal): AsyncGenerator<IncomingEvent> {
+    for await (const event of this.#source.events(signal)) {
+      this.#events++;
+      this.#lastEventAt = event.ts_ms ?? event.timestamp * 1000;
+      yield { event, receivedAt: this.clock.now() };
+    }
+  }
+
+  checkpoint(): null {
+    return null;
+  }
+
+  status(): SourceStatus {
+    const b = this.#source.status();
+    return {
+      name: "binance",
+      state: b.state === "connected"
+        ? "connected"
+        : b.state === "closed"
+        ? "closed"
+        : "reconnecting",
+      events: this.#events,
+      lastEventAt: this.#lastEventAt,
+      detail: `${b.url} (${b.reconnects} reconnects, ${b.gaps} missing trades)`,
+      binance: b,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.#source.close();
+  }
+}

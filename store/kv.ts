@@ -1,0 +1,328 @@
+/**
+ * Every Deno KV key Sentinel uses, and the typed reads and writes over them
+ * (DESIGN.md section 7). Nothing else in the code base builds a KV key.
+ *
+ * @module
+ */
+import type { FeatureRow, Prediction } from "../lib/contracts.ts";
+import { type Bundle, decodeBundleChunks, encodeBundleChunks } from "../model/bundle.ts";
+import {
+  decodePredictions,
+  decodeRows,
+  encodePredictions,
+  encodeRows,
+  type Page,
+} from "./pages.ts";
+
+/** The keys, in one place. */
+export const keys = {
+  /** A symbol's feature-window state, written with the offsets it covers. */
+  state: (symbol: string) => ["state", symbol] as const,
+  /** Next offset to read of a stream's partition (Kafka topic, or an embedded source). */
+  offset: (stream: string, partition: number) => ["offsets", stream, partition] as const,
+  /** A page of feature rows (all rows of a batch, warm-up included), for training. */
+  rows: (firstTs: number, pageId: string) => ["rows", firstTs, pageId] as const,
+  rowsPrefix: ["rows"] as const,
+  /** A page of predictions (all symbols). */
+  pred: (firstTs: number, pageId: string) => ["pred", firstTs, pageId] as const,
+  predPrefix: ["pred"] as const,
+  /** A page of one symbol's predictions. */
+  predSym: (symbol: string, firstTs: number, pageId: string) =>
+    ["pred_sym", symbol, firstTs, pageId] as const,
+  predSymPrefix: (symbol: string) => ["pred_sym", symbol] as const,
+  /** The active bundle's id and chunk count: one atomic set activates a model. */
+  modelActive: ["model", "active"] as const,
+  modelChunk: (id: string, i: number) => ["model", id, "chunk", i] as const,
+  /** Listing of every stored bundle (metadata only). */
+  modelIndex: (id: string) => ["models", id] as const,
+  modelIndexPrefix: ["models"] as const,
+  /** `Deno.KvU64` counters. */
+  count: (...parts: string[]) => ["count", ...parts] as const,
+  countPrefix: ["count"] as const,
+  /** A source's own resumable state (e.g. the simulator's generator). */
+  source: (name: string) => ["source", name] as const,
+  /** Liveness of a role instance, with `expireIn`. */
+  heartbeat: (role: string, instance: string) => ["heartbeat", role, instance] as const,
+  heartbeatPrefix: ["heartbeat"] as const,
+  /** Requests between processes, e.g. a retrain asked for by the API. */
+  control: (name: string) => ["control", name] as const,
+};
+
+/** The active model pointer stored at `["model", "active"]`. */
+export interface ActiveModel {
+  id: string;
+  chunks: number;
+  activated_at: string;
+}
+
+/** What `["models", id]` holds: enough to list bundles without loading trees. */
+export interface ModelIndexEntry {
+  id: string;
+  created_at: string;
+  chunks: number;
+  bytes: number;
+  rows: number;
+  symbols: string[];
+  report_kind: string;
+}
+
+/** One batch's durable effects, committed in one atomic. */
+export interface BatchCommit {
+  stream: string;
+  partition: number;
+  /** the offset after the last record of the batch */
+  nextOffset: number;
+  /** a deterministic id for the batch's pages (same batch → same keys) */
+  pageId: string;
+  states: readonly (readonly [symbol: string, state: unknown])[];
+  rows: readonly FeatureRow[];
+  predictions: readonly Prediction[];
+  /** `Deno.KvU64` increments */
+  counters: readonly (readonly [key: readonly string[], n: number])[];
+  /** extra sets in the same atomic (e.g. a source's state) */
+  extra?: readonly (readonly [key: Deno.KvKey, value: unknown])[];
+}
+
+/** Typed access to Sentinel's KV. */
+export class Store {
+  /** How long rows and predictions stay, in ms. */
+  readonly retentionMs: number;
+
+  constructor(readonly kv: Deno.Kv, opts: { retentionMs: number }) {
+    this.retentionMs = opts.retentionMs;
+  }
+
+  /** Opens (creating its folder) the KV at `path` (a file path or a KV Connect URL). */
+  static async open(path: string, opts: { retentionMs: number }): Promise<Store> {
+    if (!/^https?:\/\//.test(path) && path !== ":memory:") {
+      const dir = path.replace(/[^/]*$/, "");
+      if (dir) await Deno.mkdir(dir, { recursive: true });
+    }
+    return new Store(await Deno.openKv(path), opts);
+  }
+
+  close(): void {
+    this.kv.close();
+  }
+
+  // ---- worker -----------------------------------------------------------
+
+  /** The next offset to read, or null when the stream's partition was never committed. */
+  async loadOffset(stream: string, partition: number): Promise<number | null> {
+    const r = await this.kv.get<number>(keys.offset(stream, partition));
+    return r.value;
+  }
+
+  /** The saved feature states of `symbols` (absent ones omitted). */
+  async loadStates(symbols: readonly string[]): Promise<Map<string, unknown>> {
+    const out = new Map<string, unknown>();
+    for (let i = 0; i < symbols.length; i += 10) {
+      const part = symbols.slice(i, i + 10);
+      const got = await this.kv.getMany(part.map((s) => keys.state(s)));
+      got.forEach((r, j) => {
+        if (r.value !== null) out.set(part[j], r.value);
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Commits a batch: window states, the offset they cover, the row and
+   * prediction pages and the counters, in one atomic. Either all of it is
+   * durable or none of it is, which is what makes a restart exact.
+   */
+  async commitBatch(b: BatchCommit): Promise<void> {
+    const op = this.kv.atomic();
+    for (const [symbol, state] of b.states) op.set(keys.state(symbol), state);
+    op.set(keys.offset(b.stream, b.partition), b.nextOffset);
+    const expireIn = this.retentionMs;
+    for (let i = 0; i < b.rows.length; i += 400) {
+      const part = b.rows.slice(i, i + 400);
+      op.set(keys.rows(part[0].ts_ms, `${b.pageId}.${i}`), encodeRows(part), { expireIn });
+    }
+    if (b.predictions.length > 0) {
+      for (let i = 0; i < b.predictions.length; i += 400) {
+        const part = b.predictions.slice(i, i + 400);
+        op.set(keys.pred(part[0].ts_ms, `${b.pageId}.${i}`), encodePredictions(part), {
+          expireIn,
+        });
+      }
+      const bySymbol = new Map<string, Prediction[]>();
+      for (const p of b.predictions) {
+        let list = bySymbol.get(p.symbol);
+        if (!list) bySymbol.set(p.symbol, list = []);
+        list.push(p);
+      }
+      for (const [symbol, list] of bySymbol) {
+        for (let i = 0; i < list.length; i += 400) {
+          const part = list.slice(i, i + 400);
+          op.set(
+            keys.predSym(symbol, part[0].ts_ms, `${b.pageId}.${i}`),
+            encodePredictions(part),
+            { expireIn },
+          );
+        }
+      }
+    }
+    for (const [key, n] of b.counters) {
+      if (n > 0) op.sum(keys.count(...key), BigInt(n));
+    }
+    for (const [key, value] of b.extra ?? []) op.set(key, value);
+    const r = await op.commit();
+    if (!r.ok) throw new Error("KV batch commit failed");
+  }
+
+  // ---- reads ------------------------------------------------------------
+
+  /**
+   * The newest predictions first, optionally of one symbol. Pages are keyed
+   * by their first event's time, so a few extra pages are read and the
+   * result is sorted by time.
+   */
+  async latestPredictions(opts: { limit: number; symbol?: string }): Promise<Prediction[]> {
+    const prefix = opts.symbol ? keys.predSymPrefix(opts.symbol) : keys.predPrefix;
+    const out: Prediction[] = [];
+    // Pages are keyed by their first event's time and overlap in time across
+    // partitions: after reaching the limit, read two more pages, then sort.
+    let extra = -1;
+    for await (const e of this.kv.list<Page>({ prefix }, { reverse: true, batchSize: 20 })) {
+      out.push(...decodePredictions(e.value));
+      if (extra >= 0) {
+        if (++extra >= 2) break;
+      } else if (out.length >= opts.limit) extra = 0;
+    }
+    out.sort((a, b) => b.ts_ms - a.ts_ms);
+    return out.slice(0, opts.limit);
+  }
+
+  /**
+   * Every stored prediction page by page (oldest first, or newest first with
+   * `reverse`), optionally of one symbol: a stream for exports and checks
+   * that never holds the whole history in memory.
+   */
+  async *predictionPages(
+    opts: { symbol?: string; reverse?: boolean } = {},
+  ): AsyncGenerator<Prediction[]> {
+    const prefix = opts.symbol ? keys.predSymPrefix(opts.symbol) : keys.predPrefix;
+    for await (const e of this.kv.list<Page>({ prefix }, { reverse: opts.reverse ?? false })) {
+      yield decodePredictions(e.value);
+    }
+  }
+
+  /** Up to `maxRows` of the newest feature rows (all symbols), oldest first. */
+  async recentRows(maxRows: number): Promise<FeatureRow[]> {
+    const pages: FeatureRow[][] = [];
+    let n = 0;
+    for await (const e of this.kv.list<Page>({ prefix: keys.rowsPrefix }, { reverse: true })) {
+      const rows = decodeRows(e.value);
+      pages.push(rows);
+      n += rows.length;
+      if (n >= maxRows) break;
+    }
+    const all = pages.reverse().flat();
+    return all.slice(Math.max(0, all.length - maxRows));
+  }
+
+  /** Every counter, as `{"pred/BTC-USDT": 123, ...}` (key parts joined by `/`). */
+  async counters(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for await (const e of this.kv.list<Deno.KvU64>({ prefix: keys.countPrefix })) {
+      out[e.key.slice(1).join("/")] = Number(e.value.value);
+    }
+    return out;
+  }
+
+  /** One counter's value (0 when never incremented). */
+  async counter(...parts: string[]): Promise<number> {
+    const r = await this.kv.get<Deno.KvU64>(keys.count(...parts));
+    return r.value ? Number(r.value.value) : 0;
+  }
+
+  // ---- models -----------------------------------------------------------
+
+  /**
+   * Writes a bundle's chunks and its index entry (not yet active). Chunks go
+   * in atomics of at most 8 (an atomic is bounded in size); the bundle is not
+   * visible to scorers until {@linkcode Store.activate}.
+   */
+  async saveBundle(bundle: Bundle): Promise<ModelIndexEntry> {
+    const chunks = encodeBundleChunks(bundle);
+    for (let i = 0; i < chunks.length; i += 8) {
+      const op = this.kv.atomic();
+      for (let j = i; j < Math.min(i + 8, chunks.length); j++) {
+        op.set(keys.modelChunk(bundle.id, j), chunks[j]);
+      }
+      if (!(await op.commit()).ok) throw new Error(`could not write bundle ${bundle.id}`);
+    }
+    const entry: ModelIndexEntry = {
+      id: bundle.id,
+      created_at: bundle.created_at,
+      chunks: chunks.length,
+      bytes: chunks.reduce((a, c) => a + c.length, 0),
+      rows: bundle.training.rows,
+      symbols: bundle.training.symbols,
+      report_kind: bundle.training.report.kind,
+    };
+    await this.kv.set(keys.modelIndex(bundle.id), entry);
+    return entry;
+  }
+
+  /** Makes a saved bundle the live one: one atomic set. */
+  async activate(id: string, activatedAt: string): Promise<ActiveModel> {
+    const entry = await this.kv.get<ModelIndexEntry>(keys.modelIndex(id));
+    if (!entry.value) throw new Error(`no bundle with id ${id}`);
+    const active: ActiveModel = { id, chunks: entry.value.chunks, activated_at: activatedAt };
+    await this.kv.set(keys.modelActive, active);
+    return active;
+  }
+
+  /** The active pointer and its versionstamp, or null. */
+  async activeModel(): Promise<{ active: ActiveModel; versionstamp: string } | null> {
+    const r = await this.kv.get<ActiveModel>(keys.modelActive);
+    return r.value && r.versionstamp ? { active: r.value, versionstamp: r.versionstamp } : null;
+  }
+
+  /** Reads and validates a stored bundle. */
+  async loadBundle(id: string, chunks?: number): Promise<Bundle> {
+    const n = chunks ?? (await this.kv.get<ModelIndexEntry>(keys.modelIndex(id))).value?.chunks;
+    if (!n) throw new Error(`no bundle with id ${id}`);
+    const parts: string[] = [];
+    for (let i = 0; i < n; i += 10) {
+      const got = await this.kv.getMany<string[]>(
+        Array.from({ length: Math.min(10, n - i) }, (_, j) => keys.modelChunk(id, i + j)),
+      );
+      for (const g of got) {
+        if (g.value === null) throw new Error(`bundle ${id} is missing chunk ${String(g.key[3])}`);
+        parts.push(g.value);
+      }
+    }
+    return decodeBundleChunks(parts);
+  }
+
+  /** Every stored bundle's index entry, newest first. */
+  async listModels(): Promise<ModelIndexEntry[]> {
+    const out: ModelIndexEntry[] = [];
+    for await (const e of this.kv.list<ModelIndexEntry>({ prefix: keys.modelIndexPrefix })) {
+      out.push(e.value);
+    }
+    return out.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  }
+
+  // ---- sources, liveness, control ---------------------------------------
+
+  async getSourceState<T>(name: string): Promise<T | null> {
+    return (await this.kv.get<T>(keys.source(name))).value;
+  }
+
+  async heartbeat(role: string, instance: string, info: unknown, ttlMs: number): Promise<void> {
+    await this.kv.set(keys.heartbeat(role, instance), info, { expireIn: ttlMs });
+  }
+
+  async heartbeats(): Promise<{ role: string; instance: string; info: unknown }[]> {
+    const out = [];
+    for await (const e of this.kv.list({ prefix: keys.heartbeatPrefix })) {
+      out.push({ role: String(e.key[1]), instance: String(e.key[2]), info: e.value });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { serialize } from "node:v8";
+import { ANOMALY_TYPES, type FeatureRow, type Prediction } from "../lib/contracts.ts";
+import { Random } from "../lib/random.ts";
+import {
+  decodePredictions,
+  decodeRows,
+  encodePredictions,
+  encodeRows,
+  MAX_PAGE_RECORDS,
+} from "./pages.ts";
+
+const SYMBOLS = ["BTC-USDT", "ETH-USDT", "BNB-USDT", "SOL-USDT"];
+
+function randomRows(n: number, r: Random): FeatureRow[] {
+  return Array.from({ length: n }, (_, i) => {
+    const type = r.float() < 0.3 ? ANOMALY_TYPES[r.int(3)] : null;
+    const row: FeatureRow = {
+      symbol: SYMBOLS[r.int(4)],
+      ts_ms: 1_710_000_000_000 + i * 37,
+      z_score_price: r.normal() * 3,
+      z_score_log_return: r.normal() * 100,
+      z_score_volume: r.normal(),
+      rolling_price_std: r.float() * 1e-3,
+      rolling_volume_std: r.float(),
+      window_count: r.int(5000),
+      warm_up: r.float() < 0.2,
+      price: 43000 + r.normal(),
+      volume: r.float() * 10,
+      is_anomaly: type !== null,
+      anomaly_type: type,
+    };
+    if (r.float() < 0.8) row.trade_id = 1_000_000_000 + i;
+    if (r.float() < 0.8) row.source = r.float() < 0.5 ? "simulated" : "binance";
+    return row;
+  });
+}
+
+Deno.test("pages: feature rows survive encode → V8 serialization → decode exactly", async () => {
+  const rows = randomRows(MAX_PAGE_RECORDS, new Random(1));
+  const page = encodeRows(rows);
+  // Through a real KV value, the way the worker stores pages.
+  const kv = await Deno.openKv(":memory:");
+  await kv.set(["p"], page);
+  const back = (await kv.get<typeof page>(["p"])).value!;
+  kv.close();
+  assert.deepEqual(decodeRows(back), rows);
+});
+
+Deno.test("pages: predictions survive the round trip, labels null/true/false included", () => {
+  const r = new Random(2);
+  const preds: Prediction[] = randomRows(300, r).map((row, i) => {
+    const p: Prediction = {
+      symbol: row.symbol,
+      ts_ms: row.ts_ms,
+      z_score_price: row.z_score_price,
+      z_score_log_return: row.z_score_log_return,
+      z_score_volume: row.z_score_volume,
+      rolling_price_std: row.rolling_price_std,
+      rolling_volume_std: row.rolling_volume_std,
+      price: row.price,
+      volume: row.volume,
+      anomaly_score: r.normal() * 0.1,
+      severity: r.float(),
+      is_anomaly: r.float() < 0.5,
+      anomaly_type: row.anomaly_type,
+      model_id: i % 2 ? "m-1" : "m-2",
+      label: [null, true, false][i % 3] as boolean | null,
+    };
+    if (row.trade_id !== undefined) p.trade_id = row.trade_id;
+    if (row.source !== undefined) p.source = row.source;
+    return p;
+  });
+  assert.deepEqual(decodePredictions(encodePredictions(preds)), preds);
+});
+
+Deno.test("pages: a full page stays under Deno KV's 64 KiB value limit and is compact", () => {
+  const page = encodeRows(randomRows(MAX_PAGE_RECORDS, new Random(3)));
+  const bytes = serialize(page).length;
+  assert.ok(bytes < 65_536, `${bytes} bytes`);
+  // An array of objects of the same rows costs ~290 B a row; columns must beat it by 2×.
+  const objects = serialize(randomRows(MAX_PAGE_RECORDS, new Random(3))).length;
+  assert.ok(bytes * 2 < objects, `${bytes} vs ${objects}`);
+});
+
+Deno.test("pages: a page refuses more records than it may hold, and the wrong decoder", () => {
+  assert.throws(() => encodeRows(randomRows(MAX_PAGE_RECORDS + 1, new Random(4))), RangeError);
+  assert.throws(() => decodePredictions(encodeRows(randomRows(3, new Random(5)))), TypeError);
+});
