@@ -12,6 +12,8 @@ export interface PredictionBatch {
   /** the batch's page id (a cursor for resumption) */
   pageId: string;
   predictions: readonly Prediction[];
+  /** each prediction's SSE cursor (store/kv.ts `predictionCursors`) */
+  ids: readonly string[];
 }
 
 /** Fan-out of prediction batches to subscribers. */
@@ -27,7 +29,7 @@ export class Hub {
    * const hub = new Hub();
    * const seen: number[] = [];
    * const stop = hub.subscribe((b) => seen.push(b.predictions.length));
-   * hub.publish({ pageId: "p", predictions: [] });
+   * hub.publish({ pageId: "p", predictions: [], ids: [] });
    * stop();
    * console.log(seen); // [0]
    * ```

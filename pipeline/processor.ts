@@ -14,7 +14,7 @@
 import type { FeatureRow, MarketEvent, Prediction } from "../lib/contracts.ts";
 import { FeatureEngine } from "../features/features.ts";
 import type { Scorer } from "../model/bundle.ts";
-import type { Store } from "../store/kv.ts";
+import { predictionCursors, type Store } from "../store/kv.ts";
 import type { Hub } from "./hub.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 
@@ -210,7 +210,9 @@ export class Processor {
         metrics.latency.observe(Math.max(0, committedAt - receivedAt) / 1000);
       }
     }
-    if (predictions.length) this.#o.hub?.publish({ pageId, predictions });
+    if (predictions.length) {
+      this.#o.hub?.publish({ pageId, predictions, ids: predictionCursors(pageId, predictions) });
+    }
     return { rows, predictions };
   }
 }

@@ -11,8 +11,39 @@ import {
   decodeRows,
   encodePredictions,
   encodeRows,
+  MAX_PAGE_RECORDS,
   type Page,
 } from "./pages.ts";
+
+const PAGE = MAX_PAGE_RECORDS;
+
+/**
+ * The SSE cursors of a batch's predictions as {@linkcode Store.commitBatch}
+ * pages them (all-symbol pages), in the batch's order.
+ */
+export function predictionCursors(pageId: string, preds: readonly Prediction[]): string[] {
+  const out: string[] = new Array(preds.length);
+  for (let i = 0; i < preds.length; i += PAGE) {
+    const first = preds[i].ts_ms;
+    for (let j = i; j < Math.min(i + PAGE, preds.length); j++) {
+      out[j] = formatCursor(first, `${pageId}.${i}`, j - i);
+    }
+  }
+  return out;
+}
+
+function formatCursor(firstTs: number, pageId: string, index: number): string {
+  return `${firstTs}~${pageId}~${index}`;
+}
+
+/** Parses a cursor from {@linkcode predictionCursors}; null when malformed. */
+export function parseCursor(
+  cursor: string,
+): { firstTs: number; pageId: string; index: number } | null {
+  const m = /^(\d+)~([^~]+)~(\d+)$/.exec(cursor);
+  if (!m) return null;
+  return { firstTs: Number(m[1]), pageId: m[2], index: Number(m[3]) };
+}
 
 /** The keys, in one place. */
 export const keys = {
@@ -136,40 +167,87 @@ export class Store {
     for (const [symbol, state] of b.states) op.set(keys.state(symbol), state);
     op.set(keys.offset(b.stream, b.partition), b.nextOffset);
     const expireIn = this.retentionMs;
-    for (let i = 0; i < b.rows.length; i += 400) {
-      const part = b.rows.slice(i, i + 400);
+    for (let i = 0; i < b.rows.length; i += PAGE) {
+      const part = b.rows.slice(i, i + PAGE);
       op.set(keys.rows(part[0].ts_ms, `${b.pageId}.${i}`), encodeRows(part), { expireIn });
     }
-    if (b.predictions.length > 0) {
-      for (let i = 0; i < b.predictions.length; i += 400) {
-        const part = b.predictions.slice(i, i + 400);
-        op.set(keys.pred(part[0].ts_ms, `${b.pageId}.${i}`), encodePredictions(part), {
-          expireIn,
-        });
-      }
-      const bySymbol = new Map<string, Prediction[]>();
-      for (const p of b.predictions) {
-        let list = bySymbol.get(p.symbol);
-        if (!list) bySymbol.set(p.symbol, list = []);
-        list.push(p);
-      }
-      for (const [symbol, list] of bySymbol) {
-        for (let i = 0; i < list.length; i += 400) {
-          const part = list.slice(i, i + 400);
-          op.set(
-            keys.predSym(symbol, part[0].ts_ms, `${b.pageId}.${i}`),
-            encodePredictions(part),
-            { expireIn },
-          );
-        }
-      }
-    }
+    this.#setPredictionPages(op, b.pageId, b.predictions);
     for (const [key, n] of b.counters) {
       if (n > 0) op.sum(keys.count(...key), BigInt(n));
     }
     for (const [key, value] of b.extra ?? []) op.set(key, value);
     const r = await op.commit();
     if (!r.ok) throw new Error("KV batch commit failed");
+  }
+
+  #setPredictionPages(op: Deno.AtomicOperation, pageId: string, preds: readonly Prediction[]) {
+    const expireIn = this.retentionMs;
+    for (let i = 0; i < preds.length; i += PAGE) {
+      const part = preds.slice(i, i + PAGE);
+      op.set(keys.pred(part[0].ts_ms, `${pageId}.${i}`), encodePredictions(part), { expireIn });
+    }
+    const bySymbol = new Map<string, Prediction[]>();
+    for (const p of preds) {
+      let list = bySymbol.get(p.symbol);
+      if (!list) bySymbol.set(p.symbol, list = []);
+      list.push(p);
+    }
+    for (const [symbol, list] of bySymbol) {
+      for (let i = 0; i < list.length; i += PAGE) {
+        const part = list.slice(i, i + PAGE);
+        op.set(keys.predSym(symbol, part[0].ts_ms, `${pageId}.${i}`), encodePredictions(part), {
+          expireIn,
+        });
+      }
+    }
+  }
+
+  /**
+   * Adds predictions made outside the stream (`POST /predict`) to the
+   * history, with their counters, in one atomic. `pageId` must be unique.
+   */
+  async appendPredictions(preds: readonly Prediction[], pageId: string): Promise<void> {
+    if (preds.length === 0) return;
+    const op = this.kv.atomic();
+    this.#setPredictionPages(op, pageId, preds);
+    const perSymbol = new Map<string, [number, number]>();
+    for (const p of preds) {
+      const c = perSymbol.get(p.symbol) ?? [0, 0];
+      c[0]++;
+      if (p.is_anomaly) c[1]++;
+      perSymbol.set(p.symbol, c);
+    }
+    for (const [sym, [n, a]] of perSymbol) {
+      op.sum(keys.count("pred", sym), BigInt(n));
+      if (a) op.sum(keys.count("anomaly", sym), BigInt(a));
+    }
+    if (!(await op.commit()).ok) throw new Error("KV commit failed");
+  }
+
+  /**
+   * Predictions stored after `cursor` (exclusive; null: from the oldest kept),
+   * in key order, each with its cursor: what an SSE client resumes from with
+   * `Last-Event-ID`. Cursors name a page and a position in it, so they are
+   * stable across restarts.
+   */
+  async *predictionsAfter(
+    cursor: string | null,
+    opts: { symbol?: string } = {},
+  ): AsyncGenerator<{ id: string; prediction: Prediction }> {
+    const prefix = opts.symbol ? keys.predSymPrefix(opts.symbol) : keys.predPrefix;
+    const at = cursor === null ? null : parseCursor(cursor);
+    const selector: Deno.KvListSelector = at === null
+      ? { prefix }
+      : { prefix, start: [...prefix, at.firstTs, at.pageId] };
+    for await (const e of this.kv.list<Page>(selector)) {
+      const firstTs = e.key[e.key.length - 2] as number;
+      const pageId = e.key[e.key.length - 1] as string;
+      const preds = decodePredictions(e.value);
+      const from = at && at.firstTs === firstTs && at.pageId === pageId ? at.index + 1 : 0;
+      for (let i = from; i < preds.length; i++) {
+        yield { id: formatCursor(firstTs, pageId, i), prediction: preds[i] };
+      }
+    }
   }
 
   // ---- reads ------------------------------------------------------------

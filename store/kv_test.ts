@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { FeatureRow, Prediction } from "../lib/contracts.ts";
 import { parseBundle } from "../model/bundle.ts";
-import { keys, Store } from "./kv.ts";
+import { keys, parseCursor, predictionCursors, Store } from "./kv.ts";
 
 function row(symbol: string, ts: number, warm = false): FeatureRow {
   return {
@@ -103,6 +103,68 @@ Deno.test("kv: a bundle is stored in chunks, listed, activated atomically and re
     await assert.rejects(() => s.activate("nope", "x"), /no bundle with id nope/);
     await s.kv.delete(keys.modelChunk(bundle.id, 1));
     await assert.rejects(() => s.loadBundle(bundle.id), /missing chunk 1/);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("kv: SSE cursors resume right after the last prediction seen, per symbol too", async () => {
+  const s = await memStore();
+  try {
+    const rows = Array.from(
+      { length: 1000 },
+      (_, i) => row(i % 3 ? "BTC-USDT" : "ETH-USDT", 5000 + i),
+    );
+    const preds = rows.map(pred);
+    const base = { stream: "t", partition: 0, states: [], counters: [] };
+    await s.commitBatch({
+      ...base,
+      nextOffset: 600,
+      pageId: "t.0.0",
+      rows: [],
+      predictions: preds.slice(0, 600),
+    });
+    await s.commitBatch({
+      ...base,
+      nextOffset: 1000,
+      pageId: "t.0.600",
+      rows: [],
+      predictions: preds.slice(600),
+    });
+    const ids = [
+      ...predictionCursors("t.0.0", preds.slice(0, 600)),
+      ...predictionCursors("t.0.600", preds.slice(600)),
+    ];
+    const all = [];
+    for await (const x of s.predictionsAfter(null)) all.push(x);
+    assert.deepEqual(all.map((x) => x.id), ids, "the cursors the hub computes are the stored ones");
+    assert.deepEqual(all.map((x) => x.prediction.ts_ms), preds.map((p) => p.ts_ms));
+    // Resume from the middle of a page and from a page's last record.
+    for (const k of [0, 399, 400, 599, 750]) {
+      const rest = [];
+      for await (const x of s.predictionsAfter(ids[k])) rest.push(x.prediction.ts_ms);
+      assert.deepEqual(rest, preds.slice(k + 1).map((p) => p.ts_ms), `after #${k}`);
+    }
+    const eth = [];
+    for await (const x of s.predictionsAfter(null, { symbol: "ETH-USDT" })) eth.push(x);
+    assert.equal(eth.length, preds.filter((p) => p.symbol === "ETH-USDT").length);
+    const after = [];
+    for await (const x of s.predictionsAfter(eth[10].id, { symbol: "ETH-USDT" })) after.push(x);
+    assert.equal(after.length, eth.length - 11);
+    assert.equal(parseCursor("garbage"), null);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("kv: predictions from the API join the history and the counters", async () => {
+  const s = await memStore();
+  try {
+    const p = { ...pred(row("BTC-USDT", 42)), source: "api", is_anomaly: true };
+    await s.appendPredictions([p], "api.1");
+    assert.deepEqual(await s.latestPredictions({ limit: 5 }), [p]);
+    assert.deepEqual(await s.latestPredictions({ limit: 5, symbol: "BTC-USDT" }), [p]);
+    assert.deepEqual(await s.counters(), { "pred/BTC-USDT": 1, "anomaly/BTC-USDT": 1 });
   } finally {
     s.close();
   }
