@@ -44,6 +44,19 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     doc: "topic of market events; invalid messages go to <topic>.dlq",
   },
   {
+    name: "KAFKA_GROUP_ID",
+    default: "sentinel-features",
+    accepts: "Kafka consumer group id",
+    doc: "consumer group of the feature workers (every worker of one deployment shares it)",
+  },
+  {
+    name: "KAFKA_PARTITIONS",
+    default: "6",
+    accepts: "integer in [1, 1000]",
+    doc:
+      "partitions of the topic when Sentinel creates it (the most workers that can share the load)",
+  },
+  {
     name: "EVENT_FREQUENCY_SECONDS",
     default: "0.2",
     accepts: "number > 0",
@@ -126,7 +139,8 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     name: "REPLAY_FILE",
     default: "(unset)",
     accepts: "path",
-    doc: "replay: JSONL of MarketEvents (required when DATA_SOURCE=replay)",
+    doc:
+      "replay: JSONL of MarketEvents, Binance trades or aggTrades CSV, or a .zip of one (required when DATA_SOURCE=replay)",
   },
   {
     name: "REPLAY_SPEED",
@@ -166,6 +180,8 @@ export interface Config {
   symbols: string[];
   kafkaBrokers: string[] | null;
   kafkaTopic: string;
+  kafkaGroupId: string;
+  kafkaPartitions: number;
   eventFrequencySeconds: number;
   anomalyProbability: number;
   seed: number;
@@ -298,6 +314,10 @@ const EnvSchema = z.object({
   KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, {
     message: "expected a Kafka topic name (letters, digits, . _ -)",
   }),
+  KAFKA_GROUP_ID: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, {
+    message: "expected a group id (letters, digits, . _ -)",
+  }),
+  KAFKA_PARTITIONS: num("an integer between 1 and 1000", (n) => n >= 1 && n <= 1000, true),
   EVENT_FREQUENCY_SECONDS: num("a number > 0", (n) => n > 0),
   ANOMALY_PROBABILITY: num("a number between 0 and 1", (n) => n >= 0 && n <= 1),
   SEED: num("an integer", () => true, true),
@@ -390,6 +410,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     symbols: e.SYMBOLS,
     kafkaBrokers: e.KAFKA_BROKERS ?? null,
     kafkaTopic: e.KAFKA_TOPIC,
+    kafkaGroupId: e.KAFKA_GROUP_ID,
+    kafkaPartitions: e.KAFKA_PARTITIONS,
     eventFrequencySeconds: e.EVENT_FREQUENCY_SECONDS,
     anomalyProbability: e.ANOMALY_PROBABILITY,
     seed: e.SEED,

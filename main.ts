@@ -7,7 +7,7 @@
  */
 import { CliError, helpText, parseArgs } from "./cli.ts";
 import { ConfigError, parseConfig } from "./config.ts";
-import { RoleError, Sentinel } from "./pipeline/app.ts";
+import { RoleError, Sentinel } from "./sentinel.ts";
 
 if (import.meta.main) {
   let args;

@@ -143,6 +143,8 @@ export class PipelineMetrics {
     "HTTP request duration, by route",
     LATENCY_BUCKETS,
   );
+  /** exact event-to-prediction latencies in ms, kept only when a benchmark asks (null: off) */
+  latencySamples: number[] | null = null;
   /** gauges set by whoever knows them */
   readonly gauges = new Map<string, { help: string; value: number }>();
 

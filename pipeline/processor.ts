@@ -60,10 +60,32 @@ export interface ProcessorOptions {
   now?: () => number;
 }
 
+/** What `/system-status` shows of a worker. */
+export interface ProcessorStats {
+  batches: number;
+  events: number;
+  predictions: number;
+  /** when the last batch was committed (epoch ms) */
+  lastCommitAt: number | null;
+  /** event time of the newest event processed */
+  lastEventTs: number | null;
+  /** commit time minus receive time of the last batch's newest event, ms */
+  lastLatencyMs: number | null;
+}
+
 /** Features → scores → one KV atomic → publish. */
 export class Processor {
   #engine: FeatureEngine;
+  #stats: ProcessorStats = {
+    batches: 0,
+    events: 0,
+    predictions: 0,
+    lastCommitAt: null,
+    lastEventTs: null,
+    lastLatencyMs: null,
+  };
   readonly #loaded = new Set<string>();
+  readonly #versions = new Map<string, string | null>();
   readonly #o: ProcessorOptions;
   readonly #now: () => number;
 
@@ -73,15 +95,26 @@ export class Processor {
     this.#engine = new FeatureEngine(o);
   }
 
+  stats(): ProcessorStats {
+    return { ...this.#stats };
+  }
+
   /** Forgets every symbol's in-memory state (after a Kafka rebalance): it is reloaded from KV. */
   reset(): void {
     this.#engine = new FeatureEngine(this.#o);
     this.#loaded.clear();
+    this.#versions.clear();
   }
 
-  /** The offset to resume a partition from, or null. */
-  resumeOffset(stream: string, partition: number): Promise<number | null> {
-    return this.#o.store.loadOffset(stream, partition);
+  /**
+   * Takes a partition over: returns the offset to resume from (null: never
+   * committed) and remembers the offset key's version, so that this
+   * processor's commits fail if another writer commits the partition later.
+   */
+  async claim(stream: string, partition: number): Promise<number | null> {
+    const e = await this.#o.store.loadOffsetEntry(stream, partition);
+    this.#versions.set(`${stream}\u0000${partition}`, e.versionstamp);
+    return e.offset;
   }
 
   async #ensureLoaded(events: readonly IncomingEvent[]): Promise<void> {
@@ -178,7 +211,9 @@ export class Processor {
 
     const pageId = `${batch.stream}.${batch.partition}.${batch.firstOffset}`;
     const t0 = performance.now();
-    await store.commitBatch({
+    const fence = `${batch.stream}\u0000${batch.partition}`;
+    const versionstamp = await store.commitBatch({
+      expectOffsetVersion: this.#versions.get(fence),
       stream: batch.stream,
       partition: batch.partition,
       nextOffset: batch.nextOffset,
@@ -189,7 +224,19 @@ export class Processor {
       counters,
       extra: batch.extra,
     });
+    if (this.#versions.has(fence)) this.#versions.set(fence, versionstamp);
     const committedAt = this.#now();
+    if (n > 0) {
+      const last = batch.events[n - 1];
+      this.#stats = {
+        batches: this.#stats.batches + 1,
+        events: this.#stats.events + n,
+        predictions: this.#stats.predictions + predictions.length,
+        lastCommitAt: committedAt,
+        lastEventTs: rows[n - 1].ts_ms,
+        lastLatencyMs: committedAt - last.receivedAt,
+      };
+    }
     if (metrics) {
       metrics.commitSeconds.observe((performance.now() - t0) / 1000);
       metrics.batches.inc();
@@ -206,8 +253,9 @@ export class Processor {
         if (p.is_anomaly) {
           metrics.anomalies.inc({ symbol: p.symbol, type: p.anomaly_type ?? "none" });
         }
-        const receivedAt = batch.events[predictedIdx[j]].receivedAt;
-        metrics.latency.observe(Math.max(0, committedAt - receivedAt) / 1000);
+        const ms = Math.max(0, committedAt - batch.events[predictedIdx[j]].receivedAt);
+        metrics.latency.observe(ms / 1000);
+        metrics.latencySamples?.push(ms);
       }
     }
     if (predictions.length) {

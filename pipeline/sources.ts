@@ -16,6 +16,7 @@ import {
   Simulator,
   type SimulatorState,
 } from "../ingest/simulator.ts";
+import { formatReplayProgress, ReplaySource } from "../ingest/replay.ts";
 import { keys, type Store } from "../store/kv.ts";
 import type { Logger } from "./log.ts";
 import type { IncomingEvent } from "./processor.ts";
@@ -23,6 +24,8 @@ import type { IncomingEvent } from "./processor.ts";
 /** A source of market events for the worker (embedded) or the Kafka producer. */
 export interface MarketSource {
   readonly name: "simulated" | "binance" | "replay";
+  /** the stream its offsets are saved under (`["offsets", stream, 0]` in embedded mode) */
+  readonly stream: string;
   /** Events until `signal` aborts or the source ends. `startOffset` is the resume point of replayable sources. */
   events(signal: AbortSignal, startOffset: number): AsyncIterable<IncomingEvent>;
   /** State to persist with the batch that ends at the last event yielded (resumable sources). */
@@ -45,6 +48,7 @@ export interface SourceStatus {
 /** The seeded simulator: a backfill of simulated history, then live ticks. */
 export class SimulatedSource implements MarketSource {
   readonly name = "simulated";
+  readonly stream = "simulated";
   #sim: Simulator;
   #status: SourceStatus = {
     name: "simulated",
@@ -147,6 +151,7 @@ export class SimulatedSource implements MarketSource {
 /** Binance's live trade stream. */
 export class LiveBinanceSource implements MarketSource {
   readonly name = "binance";
+  readonly stream = "binance";
   readonly #source: BinanceSource;
   #events = 0;
   #lastEventAt: number | null = null;
@@ -190,5 +195,77 @@ export class LiveBinanceSource implements MarketSource {
 
   close(): Promise<void> {
     return this.#source.close();
+  }
+}
+
+/**
+ * A recorded file (JSONL of MarketEvents, Binance trades or aggTrades CSV, or
+ * a zip of one) replayed at REPLAY_SPEED. Its offsets are record numbers, so
+ * a restarted worker resumes the file where the last committed batch ended.
+ */
+export class RecordedSource implements MarketSource {
+  readonly name = "replay";
+  readonly stream: string;
+  #replay: ReplaySource | null = null;
+  #events = 0;
+  #lastEventAt: number | null = null;
+  #ended = false;
+
+  constructor(
+    readonly config: Pick<Config, "replayFile" | "replaySpeed" | "replaySymbol" | "symbols">,
+    readonly logger: Logger,
+    readonly clock: Clock = systemClock,
+  ) {
+    if (!config.replayFile) throw new Error("REPLAY_FILE is required when DATA_SOURCE=replay");
+    this.stream = `replay:${config.replayFile.replace(/^.*\//, "")}`;
+  }
+
+  async *events(signal: AbortSignal, startOffset: number): AsyncGenerator<IncomingEvent> {
+    const replay = new ReplaySource({
+      path: this.config.replayFile!,
+      symbols: this.config.symbols,
+      symbol: this.config.replaySymbol,
+      speed: this.config.replaySpeed,
+      startAt: startOffset,
+      clock: this.clock,
+      logger: this.logger,
+      progressEveryMs: 2000,
+      onProgress: (p) => this.logger.info(formatReplayProgress(p)),
+    });
+    this.#replay = replay;
+    this.logger.info(
+      `replay: ${this.config.replayFile} at speed ${this.config.replaySpeed}` +
+        (startOffset ? `, resuming after record ${startOffset}` : ""),
+    );
+    for await (const { offset, event } of replay.events(signal)) {
+      this.#events++;
+      this.#lastEventAt = event.ts_ms ?? event.timestamp * 1000;
+      yield { event, receivedAt: this.clock.now(), offset };
+    }
+    this.#ended = true;
+  }
+
+  checkpoint(): null {
+    return null;
+  }
+
+  status(): SourceStatus {
+    const p = this.#replay?.progress();
+    const rejected = p?.rejected ?? 0;
+    return {
+      name: "replay",
+      state: this.#ended ? "ended" : this.#replay ? "live" : "starting",
+      events: this.#events,
+      lastEventAt: this.#lastEventAt,
+      detail: p
+        ? `${this.config.replayFile}: ${formatReplayProgress(p)}${
+          rejected ? ` (${rejected} rejected lines)` : ""
+        }`
+        : `${this.config.replayFile}`,
+    };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }

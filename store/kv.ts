@@ -112,6 +112,22 @@ export interface BatchCommit {
   counters: readonly (readonly [key: readonly string[], n: number])[];
   /** extra sets in the same atomic (e.g. a source's state) */
   extra?: readonly (readonly [key: Deno.KvKey, value: unknown])[];
+  /**
+   * The versionstamp the offset key had when this writer took the partition
+   * over (null: it did not exist). The commit fails with
+   * {@linkcode PartitionLostError} if another writer committed since: a worker
+   * that lost its partition in a rebalance can never overwrite the new owner's
+   * state. Undefined: no check.
+   */
+  expectOffsetVersion?: string | null;
+}
+
+/** A batch commit found that another writer owns the partition now. */
+export class PartitionLostError extends Error {
+  constructor(stream: string, partition: number) {
+    super(`partition ${stream}/${partition} was committed by another writer`);
+    this.name = "PartitionLostError";
+  }
 }
 
 /** Typed access to Sentinel's KV. */
@@ -140,8 +156,16 @@ export class Store {
 
   /** The next offset to read, or null when the stream's partition was never committed. */
   async loadOffset(stream: string, partition: number): Promise<number | null> {
+    return (await this.loadOffsetEntry(stream, partition)).offset;
+  }
+
+  /** The next offset and the versionstamp to fence commits with. */
+  async loadOffsetEntry(
+    stream: string,
+    partition: number,
+  ): Promise<{ offset: number | null; versionstamp: string | null }> {
     const r = await this.kv.get<number>(keys.offset(stream, partition));
-    return r.value;
+    return { offset: r.value, versionstamp: r.versionstamp };
   }
 
   /** The saved feature states of `symbols` (absent ones omitted). */
@@ -162,8 +186,11 @@ export class Store {
    * prediction pages and the counters, in one atomic. Either all of it is
    * durable or none of it is, which is what makes a restart exact.
    */
-  async commitBatch(b: BatchCommit): Promise<void> {
+  async commitBatch(b: BatchCommit): Promise<string> {
     const op = this.kv.atomic();
+    if (b.expectOffsetVersion !== undefined) {
+      op.check({ key: keys.offset(b.stream, b.partition), versionstamp: b.expectOffsetVersion });
+    }
     for (const [symbol, state] of b.states) op.set(keys.state(symbol), state);
     op.set(keys.offset(b.stream, b.partition), b.nextOffset);
     const expireIn = this.retentionMs;
@@ -177,7 +204,8 @@ export class Store {
     }
     for (const [key, value] of b.extra ?? []) op.set(key, value);
     const r = await op.commit();
-    if (!r.ok) throw new Error("KV batch commit failed");
+    if (!r.ok) throw new PartitionLostError(b.stream, b.partition);
+    return r.versionstamp;
   }
 
   #setPredictionPages(op: Deno.AtomicOperation, pageId: string, preds: readonly Prediction[]) {

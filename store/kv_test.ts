@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { FeatureRow, Prediction } from "../lib/contracts.ts";
 import { parseBundle } from "../model/bundle.ts";
-import { keys, parseCursor, predictionCursors, Store } from "./kv.ts";
+import { keys, parseCursor, PartitionLostError, predictionCursors, Store } from "./kv.ts";
 
 function row(symbol: string, ts: number, warm = false): FeatureRow {
   return {
@@ -165,6 +165,45 @@ Deno.test("kv: predictions from the API join the history and the counters", asyn
     assert.deepEqual(await s.latestPredictions({ limit: 5 }), [p]);
     assert.deepEqual(await s.latestPredictions({ limit: 5, symbol: "BTC-USDT" }), [p]);
     assert.deepEqual(await s.counters(), { "pred/BTC-USDT": 1, "anomaly/BTC-USDT": 1 });
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("kv: a writer that lost its partition cannot overwrite the new owner's commit", async () => {
+  const s = await memStore();
+  try {
+    const base = {
+      stream: "topic",
+      partition: 1,
+      states: [],
+      rows: [],
+      predictions: [],
+      counters: [],
+    };
+    const a = await s.loadOffsetEntry("topic", 1);
+    assert.deepEqual(a, { offset: null, versionstamp: null });
+    const v1 = await s.commitBatch({
+      ...base,
+      nextOffset: 10,
+      pageId: "a",
+      expectOffsetVersion: a.versionstamp,
+    });
+    // B takes the partition over after A's first commit and commits.
+    const b = await s.loadOffsetEntry("topic", 1);
+    assert.equal(b.offset, 10);
+    await s.commitBatch({
+      ...base,
+      nextOffset: 20,
+      pageId: "b",
+      expectOffsetVersion: b.versionstamp,
+    });
+    // A, still believing it owns the partition, tries to commit from its last version.
+    await assert.rejects(
+      () => s.commitBatch({ ...base, nextOffset: 15, pageId: "a2", expectOffsetVersion: v1 }),
+      PartitionLostError,
+    );
+    assert.equal(await s.loadOffset("topic", 1), 20);
   } finally {
     s.close();
   }

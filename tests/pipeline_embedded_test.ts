@@ -4,7 +4,7 @@
  * activating models on its own.
  */
 import assert from "node:assert/strict";
-import { Sentinel } from "../pipeline/app.ts";
+import { Sentinel } from "../sentinel.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { SimulatedSource } from "../pipeline/sources.ts";
 import { Store } from "../store/kv.ts";
@@ -86,7 +86,7 @@ Deno.test("embedded: a model trains itself, all symbols are scored, injected ano
       rows,
       (counters["warmup"] ?? 0) + (counters["unscored"] ?? 0) + preds.length,
     );
-    assert.equal(await store.loadOffset("embedded", 0), rows);
+    assert.equal(await store.loadOffset("simulated", 0), rows);
   } finally {
     store.close();
     await cleanup();
@@ -153,7 +153,7 @@ Deno.test("embedded: a restart on the same KV continues the model, the windows a
     await s1.stop();
   }
   const store = await Store.open(path, { retentionMs: 86_400_000 });
-  const offset1 = (await store.loadOffset("embedded", 0))!;
+  const offset1 = (await store.loadOffset("simulated", 0))!;
   const last1 = (await allPredictions(store)).at(-1)!;
   store.close();
 
@@ -169,7 +169,7 @@ Deno.test("embedded: a restart on the same KV continues the model, the windows a
   }
   const store2 = await Store.open(path, { retentionMs: 86_400_000 });
   try {
-    assert.ok((await store2.loadOffset("embedded", 0))! > offset1);
+    assert.ok((await store2.loadOffset("simulated", 0))! > offset1);
     const after = (await allPredictions(store2)).filter((p) =>
       p.trade_id! > last1.trade_id! &&
       p.symbol === last1.symbol
@@ -179,7 +179,7 @@ Deno.test("embedded: a restart on the same KV continues the model, the windows a
     assert.ok(Math.min(...after.map((p) => p.trade_id!)) <= last1.trade_id! + 2);
     assert.ok(lines.some((l) => l.includes("continuing the saved market")));
     assert.ok(
-      !lines.slice(lines.findLastIndex((l) => l.includes("embedded stream from offset 0")) + 1)
+      !lines.slice(lines.findLastIndex((l) => l.includes("simulated from offset 0")) + 1)
         .some((l) => l.includes("backfill")),
     );
   } finally {

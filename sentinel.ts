@@ -6,19 +6,35 @@
  *
  * @module
  */
-import type { Role } from "../cli.ts";
-import type { Config } from "../config.ts";
-import type { Clock } from "../lib/clock.ts";
-import { systemClock } from "../lib/clock.ts";
-import { Store } from "../store/kv.ts";
-import { batched, type BatchOptions } from "./batcher.ts";
-import { Hub } from "./hub.ts";
-import { consoleLogger, type Logger } from "./log.ts";
-import { PipelineMetrics } from "./metrics.ts";
-import { ModelHolder } from "./models.ts";
-import { Processor } from "./processor.ts";
-import { LiveBinanceSource, type MarketSource, SimulatedSource } from "./sources.ts";
-import { Trainer } from "./trainer.ts";
+import type { Role } from "./cli.ts";
+import type { Config } from "./config.ts";
+import type { Clock } from "./lib/clock.ts";
+import { systemClock } from "./lib/clock.ts";
+import { Store } from "./store/kv.ts";
+import { batched, type BatchOptions } from "./pipeline/batcher.ts";
+import { Hub } from "./pipeline/hub.ts";
+import { consoleLogger, type Logger } from "./pipeline/log.ts";
+import { PipelineMetrics } from "./pipeline/metrics.ts";
+import { ModelHolder } from "./pipeline/models.ts";
+import { Processor } from "./pipeline/processor.ts";
+import {
+  LiveBinanceSource,
+  type MarketSource,
+  RecordedSource,
+  SimulatedSource,
+} from "./pipeline/sources.ts";
+import { Trainer } from "./pipeline/trainer.ts";
+import { EventProducer, probeKafka } from "./ingest/kafka.ts";
+import { startWebServer } from "./routes/app.ts";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { KafkaView, WebContext } from "./routes/context.ts";
+import {
+  kafkaSettings,
+  KafkaWorker,
+  prepareTopics,
+  runKafkaSource,
+  startHeartbeat,
+} from "./pipeline/kafka_roles.ts";
 
 /** Knobs tests and benchmarks turn; production uses the defaults. */
 export interface SentinelOptions {
@@ -29,6 +45,13 @@ export interface SentinelOptions {
   modelPollMs?: number;
   /** log a throughput line this often (0: never) */
   reportEveryMs?: number;
+  /** HTTP port (default: PORT); 0 picks a free one */
+  port?: number;
+  hostname?: string;
+  /** adds the dashboard's pages to the web app */
+  mountPages?: (app: OpenAPIHono, ctx: WebContext) => void;
+  /** Kafka consumer session timeout (tests shorten failover) */
+  kafkaSessionTimeoutMs?: number;
   /** fit models in a Web Worker (default true) */
   trainInWorker?: boolean;
   /** a source built by the caller instead of the configured one */
@@ -37,6 +60,8 @@ export interface SentinelOptions {
 
 /** Thrown when the roles asked for cannot run with this configuration. */
 export class RoleError extends Error {}
+
+const quietLogger: Logger = { info() {}, warn() {} };
 
 /** The roles' wiring in one process. */
 export class Sentinel {
@@ -47,6 +72,10 @@ export class Sentinel {
   source: MarketSource | null = null;
   processor: Processor | null = null;
   trainer: Trainer | null = null;
+  producer: EventProducer | null = null;
+  /** the HTTP port when the web role runs */
+  port: number | null = null;
+  kafkaWorker: KafkaWorker | null = null;
   /** resolves when the source has ended and every batch is committed (a finite replay) */
   done: Promise<void> = Promise.resolve();
   readonly startedAt: number;
@@ -105,29 +134,84 @@ export class Sentinel {
     }
     if (roles.includes("source") && roles.includes("worker") && !config.kafkaBrokers) {
       this.source = opts.source ?? await openSource(config, store, log("source"), clock);
-      this.processor = new Processor({
-        store,
-        windowSeconds: config.windowSeconds,
-        minWindowEvents: config.minWindowEvents,
-        model: () => this.models.current,
-        hub: this.hub,
-        metrics: this.metrics,
-        now: clock.now,
-      });
+      this.processor = this.#newProcessor(clock);
       this.done = this.#runEmbedded(this.source, this.processor, log("worker"));
       this.#tasks.push(this.done);
     } else if (config.kafkaBrokers && (roles.includes("source") || roles.includes("worker"))) {
-      throw new RoleError("Kafka mode is not wired yet");
+      await prepareTopics(config, log("kafka"));
+      if (roles.includes("worker")) {
+        this.processor = this.#newProcessor(clock);
+        this.kafkaWorker = new KafkaWorker(config, this.processor, log("worker"), {
+          sessionTimeoutMs: opts.kafkaSessionTimeoutMs,
+        });
+        const run = this.kafkaWorker.run();
+        this.#tasks.push(run);
+        run.catch((e) => log("worker").warn(`Kafka worker stopped: ${e}`));
+      }
+      if (roles.includes("source")) {
+        this.source = opts.source ?? await openSource(config, store, log("source"), clock);
+        this.producer = new EventProducer(kafkaSettings(config, "source", log("kafka")));
+        this.done = runKafkaSource(
+          this.source,
+          this.producer,
+          store,
+          this.#stop.signal,
+          log("source"),
+        );
+        this.#tasks.push(this.done);
+      }
+    }
+    const instance = `${Deno.hostname()}:${Deno.pid}`;
+    if (roles.includes("worker")) {
+      startHeartbeat(store, "worker", instance, () => ({
+        ...this.processor?.stats(),
+        kafka: this.kafkaWorker?.consumer.status() ?? null,
+      }), this.#stop.signal);
+    }
+    if (roles.includes("source")) {
+      startHeartbeat(store, "source", instance, () => ({
+        ...this.source?.status(),
+        kafka: this.producer?.status() ?? null,
+      }), this.#stop.signal);
+    }
+    if (this.trainer) {
+      startHeartbeat(store, "trainer", instance, () => this.trainer!.status(), this.#stop.signal);
+    }
+    if (roles.includes("web")) {
+      if (!roles.includes("worker")) await this.models.start();
+      const { port } = await startWebServer(this.webContext(), {
+        port: opts.port ?? config.port,
+        hostname: opts.hostname,
+        signal: this.#stop.signal,
+        app: {
+          mount: opts.mountPages ? (app) => opts.mountPages!(app, this.webContext()) : undefined,
+          logger: log("web"),
+        },
+      });
+      this.port = port;
+      log("web").info(`dashboard and API on http://localhost:${port} (API docs at /docs)`);
     }
     const every = opts.reportEveryMs ?? 10_000;
     if (every > 0 && roles.includes("worker")) this.#report(log("stats"), every);
     this.#logAlerts(log("alert"));
   }
 
+  #newProcessor(clock: Clock): Processor {
+    return new Processor({
+      store: this.store,
+      windowSeconds: this.config.windowSeconds,
+      minWindowEvents: this.config.minWindowEvents,
+      model: () => this.models.current,
+      hub: this.hub,
+      metrics: this.metrics,
+      now: clock.now,
+    });
+  }
+
   async #runEmbedded(source: MarketSource, processor: Processor, logger: Logger): Promise<void> {
-    const stream = "embedded";
-    let offset = (await this.store.loadOffset(stream, 0)) ?? 0;
-    logger.info(`worker: embedded stream from offset ${offset}`);
+    const stream = source.stream;
+    let offset = (await processor.claim(stream, 0)) ?? 0;
+    logger.info(`worker: ${stream} from offset ${offset}`);
     const batchOpts = this.opts.batch ?? { maxSize: 1000, maxWaitMs: 10 };
     try {
       for await (const items of batched(source.events(this.#stop.signal, offset), batchOpts)) {
@@ -206,11 +290,40 @@ export class Sentinel {
     this.#stop.signal.addEventListener("abort", unsubscribe, { once: true });
   }
 
+  /** What the HTTP layer sees of this process. */
+  webContext(): WebContext {
+    const config = this.config;
+    const kafka: KafkaView | null = config.kafkaBrokers
+      ? {
+        brokers: config.kafkaBrokers,
+        topic: config.kafkaTopic,
+        probe: () => probeKafka(kafkaSettings(config, "web", quietLogger)),
+        producer: this.producer ? () => this.producer!.status() : undefined,
+        consumer: this.kafkaWorker ? () => this.kafkaWorker!.consumer.status() : undefined,
+      }
+      : null;
+    return {
+      config,
+      store: this.store,
+      hub: this.hub,
+      metrics: this.metrics,
+      models: this.models,
+      trainer: this.trainer,
+      source: this.source,
+      worker: this.processor,
+      kafka,
+      startedAt: this.startedAt,
+      now: () => (this.opts.clock ?? systemClock).now(),
+    };
+  }
+
   /** Stops the roles: the source stops, the last batch is committed, KV is closed. */
   async stop(): Promise<void> {
     if (this.#stop.signal.aborted) return;
     this.#stop.abort();
+    await this.kafkaWorker?.stop();
     await Promise.allSettled(this.#tasks);
+    await this.producer?.close();
     await this.source?.close();
     await this.trainer?.stop();
     this.models.stop();
@@ -230,7 +343,7 @@ async function openSource(
     case "binance":
       return new LiveBinanceSource(config, logger, clock);
     case "replay":
-      throw new RoleError("DATA_SOURCE=replay is not wired yet");
+      return new RecordedSource(config, logger, clock);
   }
 }
 

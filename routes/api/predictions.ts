@@ -1,0 +1,182 @@
+/**
+ * The prediction history: `GET /latest-predictions` (newest first, as JSON)
+ * and `GET /export.csv` (the same records as CSV, streamed page by page from
+ * KV so an export of the whole retention never sits in memory).
+ *
+ * @module
+ */
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { Prediction as PredictionRecord } from "../../lib/contracts.ts";
+import type { WebContext } from "../context.ts";
+import { ErrorBody, ExportQuery, LatestQuery, LatestResponse } from "../schemas.ts";
+
+const latestRoute = createRoute({
+  method: "get",
+  path: "/latest-predictions",
+  summary: "The newest predictions",
+  description: "Newest first from the KV history, optionally of one symbol; `limit` 1–500.",
+  tags: ["seed"],
+  request: { query: LatestQuery },
+  responses: {
+    200: {
+      description: "predictions, newest first",
+      content: { "application/json": { schema: LatestResponse } },
+    },
+    422: {
+      description: "limit out of range or a malformed symbol",
+      content: { "application/json": { schema: ErrorBody } },
+    },
+  },
+});
+
+const exportRoute = createRoute({
+  method: "get",
+  path: "/export.csv",
+  summary: "Predictions as CSV",
+  description:
+    "Streams the history as CSV (header row first), newest page first, with the filters of " +
+    "`/latest-predictions` and `anomalies_only`. Rows are written as KV pages are read.",
+  tags: ["history"],
+  request: { query: ExportQuery },
+  responses: {
+    200: {
+      description: "CSV, one prediction per row",
+      content: { "text/csv": { schema: { type: "string" } } },
+    },
+    422: {
+      description: "a bad filter",
+      content: { "application/json": { schema: ErrorBody } },
+    },
+  },
+});
+
+/** The CSV columns, in order. */
+export const CSV_COLUMNS = [
+  "ts_ms",
+  "time",
+  "symbol",
+  "price",
+  "volume",
+  "z_score_price",
+  "z_score_log_return",
+  "z_score_volume",
+  "rolling_price_std",
+  "rolling_volume_std",
+  "anomaly_score",
+  "severity",
+  "is_anomaly",
+  "anomaly_type",
+  "label",
+  "model_id",
+  "source",
+  "trade_id",
+] as const;
+
+function cell(v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return "";
+  const s = String(v);
+  // RFC 4180: quote a field holding a separator, a quote or a line break; double its quotes.
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * One prediction as a CSV line (with its `\r\n`, as RFC 4180 has it).
+ * Absent values are empty cells; numbers are written in full precision.
+ *
+ * @example
+ * ```ts ignore
+ * csvLine(prediction); // "1710000000000,2024-03-09T16:00:00.000Z,BTC-USDT,43150.5,..."
+ * ```
+ */
+export function csvLine(p: PredictionRecord): string {
+  return [
+    p.ts_ms,
+    new Date(p.ts_ms).toISOString(),
+    p.symbol,
+    p.price,
+    p.volume,
+    p.z_score_price,
+    p.z_score_log_return,
+    p.z_score_volume,
+    p.rolling_price_std,
+    p.rolling_volume_std,
+    p.anomaly_score,
+    p.severity,
+    p.is_anomaly,
+    p.anomaly_type,
+    p.label,
+    p.model_id,
+    p.source,
+    p.trade_id,
+  ].map(cell).join(",") + "\r\n";
+}
+
+/**
+ * A CSV byte stream over prediction pages: the header, then each page's
+ * rows (newest first within a page when the pages come newest first), at
+ * most `limit` rows. One page is read per pull, so memory stays at a page.
+ */
+export function csvStream(
+  pages: AsyncGenerator<PredictionRecord[]>,
+  opts: { limit: number; anomaliesOnly: boolean; newestFirst: boolean },
+): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  let left = opts.limit;
+  let headerSent = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!headerSent) {
+        headerSent = true;
+        controller.enqueue(enc.encode(CSV_COLUMNS.join(",") + "\r\n"));
+        return;
+      }
+      while (left > 0) {
+        const next = await pages.next();
+        if (next.done) break;
+        const page = opts.newestFirst ? next.value.slice().reverse() : next.value;
+        let text = "";
+        for (const p of page) {
+          if (opts.anomaliesOnly && !p.is_anomaly) continue;
+          text += csvLine(p);
+          if (--left === 0) break;
+        }
+        if (text) {
+          controller.enqueue(enc.encode(text));
+          return;
+        }
+      }
+      controller.close();
+      await pages.return(undefined);
+    },
+    async cancel() {
+      await pages.return(undefined);
+    },
+  });
+}
+
+/** Registers `GET /latest-predictions` and `GET /export.csv`. */
+export function predictionRoutes(app: OpenAPIHono, ctx: WebContext): void {
+  app.openapi(latestRoute, async (c) => {
+    const q = c.req.valid("query");
+    const predictions = await ctx.store.latestPredictions({ limit: q.limit, symbol: q.symbol });
+    return c.json({ count: predictions.length, predictions }, 200);
+  });
+
+  app.openapi(exportRoute, (c) => {
+    const q = c.req.valid("query");
+    const body = csvStream(ctx.store.predictionPages({ reverse: true, symbol: q.symbol }), {
+      limit: q.limit,
+      anomaliesOnly: q.anomalies_only ?? false,
+      newestFirst: true,
+    });
+    const stamp = new Date(ctx.now()).toISOString().replace(/[:.]/g, "-");
+    const name = `sentinel-predictions-${q.symbol ?? "all"}${
+      q.anomalies_only ? "-anomalies" : ""
+    }-${stamp}.csv`;
+    return c.body(body, 200, {
+      "Content-Type": "text/csv; charset=utf-8",
+      "Content-Disposition": `attachment; filename="${name}"`,
+      "Cache-Control": "no-store",
+    });
+  });
+}
