@@ -9,6 +9,7 @@ import type { FeatureRow } from "../lib/contracts.ts";
 import { sleep } from "../lib/clock.ts";
 import type { Bundle } from "../model/bundle.ts";
 import { trainBundle, type TrainOptions } from "../model/train.ts";
+import { detectDrift, type DriftReport } from "../model/drift.ts";
 import { keys, type Store } from "../store/kv.ts";
 import type { Logger } from "./log.ts";
 
@@ -27,6 +28,10 @@ export interface TrainerOptions {
   useWorker?: boolean;
   /** how often the readiness and control keys are polled, ms */
   pollMs?: number;
+  /** how often live rows are compared with the active model's training distribution, ms (0: never; default 60 000) */
+  driftCheckMs?: number;
+  /** no drift retrain sooner than this after the last fit, ms (default 600 000) */
+  minDriftRetrainGapMs?: number;
 }
 
 /** What `/system-status` shows of the trainer. */
@@ -38,6 +43,8 @@ export interface TrainerStatus {
   lastModelId: string | null;
   lastDurationMs: number | null;
   runs: number;
+  /** the last drift check's one-line verdict */
+  drift: string | null;
 }
 
 /** Fits and activates models. */
@@ -52,7 +59,10 @@ export class Trainer {
     lastModelId: null,
     lastDurationMs: null,
     runs: 0,
+    drift: null,
   };
+  #driftScaler: { id: string; mean: number[]; scale: number[] } | null = null;
+  #lastDriftCheck = 0;
   #running: Promise<Bundle> | null = null;
   #loop: Promise<void> | null = null;
 
@@ -127,6 +137,22 @@ export class Trainer {
     }
   }
 
+  /**
+   * Compares the newest rows with the active model's training distribution
+   * (its scaler) and records the verdict in the status.
+   */
+  async checkDrift(): Promise<DriftReport | null> {
+    const active = await this.store.activeModel();
+    if (!active) return null;
+    if (this.#driftScaler?.id !== active.active.id) {
+      const b = await this.store.loadBundle(active.active.id, active.active.chunks);
+      this.#driftScaler = { id: b.id, mean: b.scaler.mean, scale: b.scaler.scale };
+    }
+    const report = detectDrift(await this.store.recentRows(5000), this.#driftScaler);
+    this.#status = { ...this.#status, drift: report.summary };
+    return report;
+  }
+
   /** Asks the trainer (possibly in another process) to retrain soon. */
   static async requestRetrain(store: Store, reason: string, at: number): Promise<void> {
     await store.kv.set(keys.control("retrain"), { reason, at });
@@ -173,15 +199,16 @@ export class Trainer {
         const have = await this.usableRows();
         if (have >= this.#o.minTrainingRows) break;
         const waited = (this.now() - started) / 1000;
-        this.#status.detail = `waiting for ${this.#o.minTrainingRows} feature rows, have ${have}`;
-        if (waited >= this.#o.maxWaitSeconds && !said) {
-          said = true;
+        if (waited < this.#o.maxWaitSeconds) {
+          this.#status.detail = `waiting for ${this.#o.minTrainingRows} feature rows, have ${have}`;
+        } else {
           const why = have === 0
             ? "no feature rows have arrived: is the source producing events?"
-            : `only ${have} usable rows after ${this.#o.maxWaitSeconds} s ` +
+            : `only ${have} usable rows after ${Math.round(waited)} s ` +
               `(MIN_TRAINING_ROWS=${this.#o.minTrainingRows}); lower it or wait for more events`;
           this.#status = { ...this.#status, state: "failed", detail: `cannot train: ${why}` };
-          this.logger.warn(`cannot train yet: ${why}`);
+          if (!said) this.logger.warn(`cannot train yet: ${why}`);
+          said = true;
         }
         await sleep(pollMs, signal);
       }
@@ -201,6 +228,21 @@ export class Trainer {
       const next = this.#status.nextRunAt;
       if (next !== null && this.now() >= next) {
         await this.trainNow("scheduled").catch(() => {});
+        continue;
+      }
+      const every = this.#o.driftCheckMs ?? 60_000;
+      if (every > 0 && this.now() - this.#lastDriftCheck >= every) {
+        this.#lastDriftCheck = this.now();
+        const report = await this.checkDrift().catch((e) => {
+          this.logger.warn(`drift check failed: ${e}`);
+          return null;
+        });
+        const gap = this.#o.minDriftRetrainGapMs ?? 600_000;
+        const sinceFit = this.now() - (this.#status.lastRunAt ?? 0);
+        if (report?.drifted && sinceFit >= gap) {
+          this.logger.info(`feature ${report.summary}: retraining`);
+          await this.trainNow(`drift: ${report.summary}`).catch(() => {});
+        }
       }
     }
   }
