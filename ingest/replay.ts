@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { utf8Decoder } from "../lib/streams.ts";
 import { eventTimeMs, type MarketEvent, parseMarketEvent } from "../lib/contracts.ts";
 import { binanceSymbolMap, type Logger, toBinanceSymbol } from "./binance.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
@@ -755,7 +756,7 @@ export class ReplaySource {
         source = fileRange(file, 0, null, onRead);
         bytes = source.stream;
       }
-      reader = bytes.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter()).getReader();
+      reader = bytes.pipeThrough(utf8Decoder()).pipeThrough(lineSplitter()).getReader();
       yield* this.#run(reader, name, signal);
     } finally {
       await reader?.cancel().catch(() => {});

@@ -8,6 +8,7 @@
  * Predictions reach the hub as the processor sends them: stored in KV first,
  * then published with their cursors (`predictionCursors`).
  */
+import { utf8Decoder } from "../lib/streams.ts";
 import assert from "node:assert/strict";
 import type { Prediction } from "../lib/contracts.ts";
 import { FeatureEngine } from "../features/features.ts";
@@ -114,7 +115,7 @@ class SseReader {
   #buf = "";
 
   constructor(body: ReadableStream<Uint8Array>) {
-    this.#reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    this.#reader = body.pipeThrough(utf8Decoder()).getReader();
   }
 
   /** The next block, or null at the end of the stream. */

@@ -175,7 +175,8 @@ export function assessServices(s: StatusSnapshot): ServiceStatus[] {
       null,
       `${t.state}: ${t.detail}; ${t.runs} run(s), last ${iso(t.lastRunAt)}` +
         (t.lastDurationMs === null ? "" : ` (${t.lastDurationMs} ms)`) +
-        `, next ${t.nextRunAt === null ? "on request" : iso(t.nextRunAt)}`,
+        `, next ${t.nextRunAt === null ? "on request" : iso(t.nextRunAt)}` +
+        (t.drift ? `; ${t.drift}` : ""),
     ));
   } else {
     out.push(remote(
