@@ -19,7 +19,7 @@ import {
   Prediction as PredictionRecord,
   Symbol as MarketSymbol,
 } from "../lib/contracts.ts";
-import { BUNDLE_ID_PATTERN, TrainingReport } from "../model/bundle.ts";
+import { BUNDLE_ID_PATTERN, ScoreDistribution, TrainingReport } from "../model/bundle.ts";
 
 /** Largest magnitude a feature may have in `POST /predict` (far beyond anything the stream produces). */
 export const FEATURE_LIMIT = 1e6;
@@ -149,17 +149,9 @@ export const EventsHeaders = z.object({
   }),
 });
 
-const Percentiles = z.object({
-  min: z.number(),
-  p1: z.number(),
-  p5: z.number(),
-  p25: z.number(),
-  p50: z.number(),
-  p75: z.number(),
-  p95: z.number(),
-  p99: z.number(),
-  max: z.number(),
-}).meta({ id: "ScorePercentiles" });
+const Percentiles = ScoreDistribution.omit({ flagged_share: true }).meta({
+  id: "ScorePercentiles",
+});
 
 const FeatureSummary = z.object({
   mean: z.number(),
