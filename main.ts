@@ -8,6 +8,7 @@
 import { CliError, helpText, parseArgs } from "./cli.ts";
 import { ConfigError, parseConfig } from "./config.ts";
 import { RoleError, Sentinel } from "./sentinel.ts";
+import { mountDashboard } from "./routes/dashboard.tsx";
 
 if (import.meta.main) {
   let args;
@@ -32,7 +33,7 @@ if (import.meta.main) {
   }
   let sentinel: Sentinel;
   try {
-    sentinel = await Sentinel.start(config, args.roles);
+    sentinel = await Sentinel.start(config, args.roles, { mountPages: mountDashboard });
   } catch (e) {
     if (!(e instanceof RoleError)) throw e;
     console.error(`sentinel: ${e.message}`);

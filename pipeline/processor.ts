@@ -14,6 +14,7 @@
 import type { FeatureRow, MarketEvent, Prediction } from "../lib/contracts.ts";
 import { FeatureEngine } from "../features/features.ts";
 import type { Scorer } from "../model/bundle.ts";
+import { predictRows } from "../model/predict.ts";
 import { predictionCursors, type Store } from "../store/kv.ts";
 import type { Hub } from "./hub.ts";
 import type { PipelineMetrics } from "./metrics.ts";
@@ -145,47 +146,7 @@ export class Processor {
       bySource.set(src, (bySource.get(src) ?? 0) + 1);
     }
     const scorer = this.#o.model();
-    const predictions: Prediction[] = [];
-    const predictedIdx: number[] = [];
-    let warmup = 0;
-    if (scorer) {
-      const toScore: FeatureRow[] = [];
-      for (let i = 0; i < n; i++) {
-        if (rows[i].warm_up) warmup++;
-        else {
-          toScore.push(rows[i]);
-          predictedIdx.push(i);
-        }
-      }
-      const scores = toScore.length ? scorer.scoreMany(toScore) : [];
-      for (let j = 0; j < toScore.length; j++) {
-        const r = toScore[j];
-        const e = batch.events[predictedIdx[j]].event;
-        const s = scores[j];
-        const p: Prediction = {
-          symbol: r.symbol,
-          ts_ms: r.ts_ms,
-          z_score_price: r.z_score_price,
-          z_score_log_return: r.z_score_log_return,
-          z_score_volume: r.z_score_volume,
-          rolling_price_std: r.rolling_price_std,
-          rolling_volume_std: r.rolling_volume_std,
-          price: r.price,
-          volume: r.volume,
-          anomaly_score: s.anomaly_score,
-          severity: s.severity,
-          is_anomaly: s.is_anomaly,
-          anomaly_type: r.anomaly_type,
-          model_id: scorer.id,
-          label: labelOf(e),
-        };
-        if (r.trade_id !== undefined) p.trade_id = r.trade_id;
-        if (r.source !== undefined) p.source = r.source;
-        predictions.push(p);
-      }
-    } else {
-      for (const r of rows) if (r.warm_up) warmup++;
-    }
+    const { predictions, scored: predictedIdx, warmup } = predictRows(rows, scorer);
 
     const counters: [string[], number][] = [
       [["rows"], n],
@@ -263,10 +224,4 @@ export class Processor {
     }
     return { rows, predictions };
   }
-}
-
-/** The event's label when it is known: simulated events are labelled, others only when flagged. */
-export function labelOf(e: MarketEvent): boolean | null {
-  if (e.source === "simulated") return e.is_anomaly;
-  return e.is_anomaly ? true : null;
 }

@@ -28,6 +28,7 @@ import { predictRoutes } from "./api/predict.ts";
 import { predictionRoutes } from "./api/predictions.ts";
 import { statsRoutes } from "./api/stats.ts";
 import { statusRoutes } from "./api/status.ts";
+import { SWAGGER_ASSETS_BASE, swaggerAssets } from "./pages/docs.ts";
 
 /** Largest request body accepted, bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -179,7 +180,12 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
   // Generated once, on first request: the registry is complete by then.
   let doc: unknown = null;
   app.get("/openapi.json", (c) => c.json(doc ??= app.getOpenAPIDocument(DOC_INFO)));
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Sentinel API" }));
+  // Swagger UI's own files come from the swagger-ui-dist package, not a CDN.
+  swaggerAssets(app);
+  app.get(
+    "/docs",
+    swaggerUI({ url: "/openapi.json", title: "Sentinel API", baseUrl: SWAGGER_ASSETS_BASE }),
+  );
 
   opts.mount?.(app);
 

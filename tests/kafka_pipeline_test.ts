@@ -67,15 +67,6 @@ async function produce(topic: string, n: number, invalid: string[]): Promise<voi
   await producer.close();
 }
 
-async function readCounters(path: string): Promise<Record<string, number>> {
-  const store = await Store.open(path, { retentionMs: 86_400_000 });
-  try {
-    return await store.counters();
-  } finally {
-    store.close();
-  }
-}
-
 function byTrade(preds: { symbol: string; trade_id?: number }[]) {
   return [...preds].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.trade_id! - b.trade_id!);
 }
@@ -176,6 +167,9 @@ if (requireSuite("kafka pipeline", "KAFKA_BROKERS", HOW_TO)) {
         await produce(topic, N, INVALID);
         const valid = N;
 
+        // One connection watches the worker's KV from here: opening a Deno KV
+        // per poll grows this process's memory without bound (measured).
+        const watcher = await Store.open(crash.path, { retentionMs: 86_400_000 });
         // The worker as a separate process, killed with SIGKILL twice mid-run.
         const spawn = () =>
           new Deno.Command(Deno.execPath(), {
@@ -193,7 +187,7 @@ if (requireSuite("kafka pipeline", "KAFKA_BROKERS", HOW_TO)) {
         for (const killAt of [valid * 0.2, valid * 0.55]) {
           const child = spawn();
           const seen = await waitFor(`the worker to pass ${killAt} rows`, async () => {
-            const rows = (await readCounters(crash.path))["rows"] ?? 0;
+            const rows = (await watcher.counters())["rows"] ?? 0;
             return rows >= killAt && rows < valid ? rows : rows >= valid ? -1 : 0;
           }, 90_000);
           assert.notEqual(seen, -1, "the worker finished before it could be killed");
@@ -203,12 +197,13 @@ if (requireSuite("kafka pipeline", "KAFKA_BROKERS", HOW_TO)) {
         }
         const last = spawn();
         await waitFor("the restarted worker to finish", async () => {
-          const c = await readCounters(crash.path);
+          const c = await watcher.counters();
           return c["rows"] === valid && c["rejected/kafka"] === INVALID.length;
         }, 120_000);
         last.kill("SIGTERM");
         assert.equal((await last.status).code, 0, "SIGTERM stops the worker cleanly");
         await last.stderr.cancel();
+        watcher.close();
 
         // The uninterrupted reference run, in process, over the same topic.
         const s = await Sentinel.start(

@@ -1,0 +1,477 @@
+/**
+ * The Live Feed: predictions pushed by the server over SSE (`/events`), not
+ * polled. The page arrives with the newest predictions already in it; once
+ * hydrated it opens an EventSource and, when that is open, fetches
+ * `/latest-predictions` once to fill the moment between the page's render
+ * and the subscription (duplicates are dropped). `/system-status` is read
+ * every few seconds for the one number SSE does not carry: the worker's
+ * event-to-prediction latency (and, before the first model, what the system
+ * is waiting for).
+ *
+ * @module
+ */
+import * as Plot from "@observablehq/plot";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import {
+  apiJson,
+  type LivePrediction,
+  type ModelInfo,
+  type SystemStatus,
+  waitingReason,
+} from "./shared/api.ts";
+import { type Driver, drivers, type ScalerView } from "./shared/drivers.ts";
+import { FEATURE_LABELS } from "./shared/features.ts";
+import { fmtInt, fmtMs, fmtNum, fmtPct, fmtPrice, fmtRate, fmtTime } from "./shared/format.ts";
+import { Gauge } from "./shared/Gauge.tsx";
+import { PlotChart } from "./shared/PlotChart.tsx";
+import { gapSegments, mean, ratePerSecond } from "./shared/stats.ts";
+import { ANOMALY, PLOT_STYLE, symbolColors } from "./shared/theme.ts";
+
+/** Props of {@linkcode LiveFeed} (plain JSON). */
+export interface LiveFeedProps {
+  symbols: string[];
+  /** the newest predictions when the page was rendered, oldest first */
+  initial: LivePrediction[];
+  /** the active model (for the alert explanations and the threshold), or null */
+  model: { id: string; scaler: ScalerView } | null;
+  /** expected share of anomalies (CONTAMINATION), the gauge's reference */
+  expectedRate: number;
+  status: SystemStatus;
+  /** the history depths offered (points in view) */
+  depths: number[];
+  defaultDepth: number;
+  statusPollMs: number;
+}
+
+type Connection = "connecting" | "live" | "reconnecting" | "closed";
+
+/** Alerts kept in the list. */
+const MAX_ALERTS = 24;
+/** A symbol silent for longer than this (a restart, an outage) breaks its line. */
+const GAP_MS = 10_000;
+/** Height of one symbol's band in the timeline, px. */
+const FACET_HEIGHT = 118;
+/** The view is redrawn at most this often (SSE may bring dozens of predictions a second). */
+const REDRAW_MS = 500;
+
+const keyOf = (p: LivePrediction) =>
+  `${p.symbol}|${p.ts_ms}|${p.trade_id ?? ""}|${p.source ?? ""}|${p.anomaly_score}`;
+
+function labelTag(p: LivePrediction) {
+  if (p.source === "api") return <span class="tag">manual test</span>;
+  if (p.label === true) {
+    return <span class="tag labelled">{`labelled ${p.anomaly_type ?? "anomaly"}`}</span>;
+  }
+  if (p.label === false) return <span class="tag">no injected label</span>;
+  return <span class="tag">unlabelled</span>;
+}
+
+function DriverBars({ list }: { list: Driver[] }) {
+  const top = Math.max(6, ...list.map((d) => Math.abs(d.z)));
+  return (
+    <ul class="drivers">
+      {list.map((d) => (
+        <li key={d.feature} data-driver={d.feature}>
+          <span>{FEATURE_LABELS[d.feature]}</span>
+          <span class="bar" aria-hidden="true">
+            <span
+              class={Math.abs(d.z) >= 3 ? "hot" : ""}
+              style={{ width: `${Math.min(100, (Math.abs(d.z) / top) * 100).toFixed(1)}%` }}
+            />
+          </span>
+          <span class="num">{`${d.z >= 0 ? "+" : ""}${fmtNum(d.z, 1)}σ`}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function AlertCard({ p, scaler }: { p: LivePrediction; scaler: ScalerView | null }) {
+  return (
+    <li class="card alert" data-alert-id={p.id ?? ""} data-symbol={p.symbol}>
+      <div class="alert-head">
+        <strong>{p.symbol}</strong>
+        <span class="muted small">{fmtTime(p.ts_ms)} UTC</span>
+      </div>
+      <div class="alert-head small">
+        <span>
+          {p.price === undefined ? "" : `price ${fmtPrice(p.price)}`}
+          {p.volume === undefined ? "" : ` · volume ${fmtPrice(p.volume)}`}
+        </span>
+        {labelTag(p)}
+      </div>
+      <div class="small">
+        score <b>{fmtNum(p.anomaly_score, 3)}</b> · severity <b>{fmtNum(p.severity, 3)}</b>
+      </div>
+      <DriverBars list={drivers(p, scaler)} />
+    </li>
+  );
+}
+
+function Kpi(p: { id: string; label: string; value: string; sub: string }) {
+  return (
+    <div class="card kpi" data-kpi={p.id}>
+      <span class="kpi-label">{p.label}</span>
+      <span class="kpi-value">{p.value}</span>
+      <span class="kpi-sub">{p.sub}</span>
+    </div>
+  );
+}
+
+function scoreChart(view: LivePrediction[], symbols: string[], all: string[], width: number) {
+  const anomalies = view.filter((p) => p.is_anomaly);
+  const x = (p: LivePrediction) => new Date(p.ts_ms);
+  return Plot.plot({
+    width,
+    height: 40 + FACET_HEIGHT * symbols.length,
+    marginLeft: 52,
+    marginRight: width < 500 ? 12 : 90,
+    style: PLOT_STYLE,
+    x: { type: "utc", label: null, ticks: Math.max(2, Math.floor(width / 110)) },
+    y: { label: "score", grid: true, nice: true, ticks: 3 },
+    fy: {
+      domain: symbols,
+      label: null,
+      padding: 0.2,
+      axis: width < 500 ? null : "right",
+    },
+    color: symbolColors(all),
+    marks: [
+      Plot.ruleY([0], { stroke: ANOMALY, strokeDasharray: "4,3", strokeOpacity: 0.8 }),
+      Plot.lineY(view, {
+        x,
+        y: "anomaly_score",
+        fy: "symbol",
+        z: gapSegments(view, GAP_MS),
+        stroke: "symbol",
+        strokeWidth: 1.3,
+      }),
+      Plot.dot(anomalies, {
+        x,
+        y: "anomaly_score",
+        fy: "symbol",
+        r: 4.5,
+        fill: ANOMALY,
+        stroke: "#0d1117",
+        strokeWidth: 1,
+        title: (p: LivePrediction) =>
+          `${p.symbol} ${fmtTime(p.ts_ms)} score ${fmtNum(p.anomaly_score, 3)}`,
+      }),
+      width < 500
+        ? Plot.text(symbols, {
+          fy: (s: string) => s,
+          text: (s: string) => s,
+          frameAnchor: "top-left",
+          dx: 4,
+          dy: 4,
+          fill: "#c9d1d9",
+        })
+        : null,
+    ],
+  });
+}
+
+/** The live feed. */
+export default function LiveFeed(props: LiveFeedProps) {
+  const buffer = useRef<LivePrediction[]>(props.initial);
+  const seen = useRef(new Set(props.initial.map(keyOf)));
+  const [alerts, setAlerts] = useState<LivePrediction[]>(() =>
+    props.initial.filter((p) => p.is_anomaly).reverse().slice(0, MAX_ALERTS)
+  );
+  const [tick, setTick] = useState(0);
+  const [received, setReceived] = useState(0);
+  const [conn, setConn] = useState<Connection>("connecting");
+  const [symbol, setSymbol] = useState("");
+  const [depth, setDepth] = useState(props.defaultDepth);
+  const [paused, setPaused] = useState<{ buf: LivePrediction[]; received: number } | null>(null);
+  const [status, setStatus] = useState(props.status);
+  const [model, setModel] = useState(props.model);
+  const arrivals = useRef<number[]>([]);
+  const redraw = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const modelId = useRef(props.model?.id ?? null);
+  const cap = Math.max(...props.depths) * Math.max(1, props.symbols.length);
+
+  const schedule = () => {
+    redraw.current ??= setTimeout(() => {
+      redraw.current = null;
+      setTick((t) => t + 1);
+    }, REDRAW_MS);
+  };
+
+  const add = (list: LivePrediction[], live: boolean) => {
+    let added = 0;
+    const buf = buffer.current;
+    for (const p of list) {
+      const k = keyOf(p);
+      if (seen.current.has(k)) continue;
+      seen.current.add(k);
+      // Live events arrive in time order; a backfilled one may be older than the newest.
+      if (!buf.length || buf[buf.length - 1].ts_ms <= p.ts_ms) buf.push(p);
+      else {
+        let i = buf.length - 1;
+        while (i > 0 && buf[i - 1].ts_ms > p.ts_ms) i--;
+        buf.splice(i, 0, p);
+      }
+      if (live) arrivals.current.push(Date.now() - p.ts_ms);
+      added++;
+    }
+    if (buf.length > cap + 500) {
+      const drop = buf.splice(0, buf.length - cap);
+      for (const p of drop) seen.current.delete(keyOf(p));
+    }
+    if (arrivals.current.length > 200) arrivals.current.splice(0, arrivals.current.length - 200);
+    if (added) {
+      if (live) setReceived((n) => n + added);
+      schedule();
+    }
+  };
+
+  const addAlert = (p: LivePrediction) => {
+    setAlerts((list) => {
+      const k = keyOf(p);
+      if (list.some((a) => keyOf(a) === k)) return list;
+      return [p, ...list].sort((a, b) => b.ts_ms - a.ts_ms).slice(0, MAX_ALERTS);
+    });
+  };
+
+  useEffect(() => {
+    const es = new EventSource("/events");
+    let backfilled = false;
+    es.onopen = () => {
+      setConn("live");
+      if (backfilled) return;
+      backfilled = true;
+      apiJson<{ predictions: LivePrediction[] }>("/latest-predictions?limit=500").then((r) => {
+        if (!r.ok) return;
+        const older = r.value.predictions.slice().reverse();
+        add(older, false);
+        for (const p of older) if (p.is_anomaly) addAlert(p);
+      });
+    };
+    es.onerror = () => setConn(es.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
+    es.addEventListener("prediction", (e) => {
+      const p = JSON.parse((e as MessageEvent).data) as LivePrediction;
+      p.id = (e as MessageEvent).lastEventId;
+      add([p], true);
+    });
+    es.addEventListener("alert", (e) => {
+      const p = JSON.parse((e as MessageEvent).data) as LivePrediction;
+      p.id = (e as MessageEvent).lastEventId;
+      addAlert(p);
+    });
+    // Leaving the page closes the stream on purpose rather than leaving the browser to abort it.
+    const close = () => es.close();
+    addEventListener("pagehide", close);
+    return () => {
+      es.close();
+      removeEventListener("pagehide", close);
+    };
+  }, []);
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout>;
+    const poll = async () => {
+      const r = await apiJson<SystemStatus>("/system-status");
+      if (stopped) return;
+      if (r.ok) setStatus(r.value);
+      timer = setTimeout(poll, props.statusPollMs);
+    };
+    timer = setTimeout(poll, props.statusPollMs);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, []);
+
+  // A new model: fetch its scaler so the alerts are explained in its terms.
+  const newestModel = buffer.current.at(-1)?.model_id ?? null;
+  useEffect(() => {
+    if (!newestModel || newestModel === modelId.current) return;
+    modelId.current = newestModel;
+    apiJson<ModelInfo>("/model-info").then((r) => {
+      if (r.ok) setModel({ id: r.value.model_id, scaler: r.value.scaler });
+    });
+  }, [newestModel]);
+
+  const view = useMemo(() => {
+    const out: LivePrediction[] = [];
+    const buf = paused?.buf ?? buffer.current;
+    for (let i = buf.length - 1; i >= 0 && out.length < depth; i--) {
+      if (!symbol || buf[i].symbol === symbol) out.push(buf[i]);
+    }
+    return out.reverse();
+  }, [tick, symbol, depth, paused]);
+
+  const shownSymbols = symbol ? [symbol] : props.symbols;
+  const anomalies = view.filter((p) => p.is_anomaly).length;
+  const rate = view.length ? anomalies / view.length : null;
+  const meanScore = view.length ? mean(view.map((p) => p.anomaly_score)) : null;
+  const worker = status.services.find((s) => s.name === "feature-worker");
+  const lag = arrivals.current.slice().sort((a, b) => a - b);
+  const browserP50 = lag.length ? lag[Math.floor(lag.length / 2)] : null;
+  const waiting = waitingReason(status);
+  const perSecond = ratePerSecond(view.slice(-200).map((p) => p.ts_ms));
+  const shownAlerts = alerts.filter((a) => !symbol || a.symbol === symbol).slice(0, 12);
+  const expected = props.expectedRate;
+  const gaugeMax = Math.max(expected * 5, 0.02);
+
+  let empty: string | null = null;
+  if (!view.length) {
+    empty = waiting
+      ? "No predictions to plot yet: no model is scoring."
+      : symbol
+      ? `No predictions for ${symbol} yet.`
+      : conn === "live"
+      ? "Connected; waiting for the first prediction…"
+      : "Connecting to the live stream…";
+  }
+
+  const connLabel = paused
+    ? `paused · ${fmtInt(received - paused.received)} new`
+    : conn === "live"
+    ? "live"
+    : conn;
+
+  return (
+    <div class="stack">
+      <div class="controls" role="group" aria-label="feed controls">
+        <label>
+          symbol
+          <select
+            value={symbol}
+            onChange={(e) => setSymbol((e.currentTarget as HTMLSelectElement).value)}
+            name="symbol"
+          >
+            <option value="">all symbols</option>
+            {props.symbols.map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+        </label>
+        <label>
+          history
+          <select
+            value={String(depth)}
+            onChange={(e) => setDepth(Number((e.currentTarget as HTMLSelectElement).value))}
+            name="depth"
+          >
+            {props.depths.map((d) => (
+              <option key={d} value={String(d)}>{`${fmtInt(d)} points`}</option>
+            ))}
+          </select>
+        </label>
+        <button
+          type="button"
+          aria-pressed={paused !== null}
+          data-action="pause"
+          onClick={() => setPaused(paused ? null : { buf: buffer.current.slice(), received })}
+        >
+          {paused ? "Resume" : "Pause"}
+        </button>
+        <span class={`pill ${paused ? "paused" : conn}`} data-connection={conn}>
+          {connLabel}
+        </span>
+      </div>
+      {waiting && !view.length
+        ? (
+          <p class="notice warn" data-waiting>
+            {`Waiting for the first model (${waiting}). Predictions appear here as soon as it is trained.`}
+          </p>
+        )
+        : null}
+      <div class="grid kpis">
+        <Kpi
+          id="received"
+          label="Received"
+          value={fmtInt(received)}
+          sub={`over SSE since this page opened · ${fmtRate(perSecond)}`}
+        />
+        <Kpi
+          id="anomalies"
+          label="Anomalies"
+          value={fmtInt(anomalies)}
+          sub={`in the ${fmtInt(view.length)} points shown`}
+        />
+        <Kpi
+          id="rate"
+          label="Anomaly rate"
+          value={fmtPct(rate)}
+          sub={`expected about ${fmtPct(expected, 1)}`}
+        />
+        <Kpi
+          id="score"
+          label="Mean score"
+          value={fmtNum(meanScore, 3)}
+          sub="decision function; below 0 is anomalous"
+        />
+        <Kpi
+          id="latency"
+          label="Event → prediction"
+          value={fmtMs(worker?.latency_ms ?? null)}
+          sub={`worker, last batch · to this browser ${
+            browserP50 === null ? "–" : `p50 ${fmtMs(browserP50)}`
+          }`}
+        />
+        <div class="card gauge-card">
+          <Gauge
+            id="anomaly-rate"
+            label="anomaly rate"
+            value={rate}
+            min={0}
+            max={gaugeMax}
+            text={fmtPct(rate)}
+            caption={`anomaly rate · scale 0–${fmtPct(gaugeMax, 0)}`}
+            zones={[
+              { to: expected * 1.5, color: "var(--ok)" },
+              { to: expected * 3, color: "var(--warn)" },
+              { to: gaugeMax, color: "var(--bad)" },
+            ]}
+            marker={{ value: expected, label: `expected ${fmtPct(expected, 1)}` }}
+          />
+        </div>
+      </div>
+      <section aria-labelledby="timeline-h">
+        <div class="section-head">
+          <h2 id="timeline-h">Anomaly score timeline</h2>
+          <span class="muted small">
+            per symbol; red dots are anomalies, the dashed line is the decision threshold (0)
+          </span>
+        </div>
+        <div class="card">
+          <PlotChart
+            id="timeline"
+            label="anomaly score per symbol over time"
+            height={40 + FACET_HEIGHT * shownSymbols.length}
+            empty={empty}
+            deps={[view, shownSymbols.join()]}
+            draw={(width) => scoreChart(view, shownSymbols, props.symbols, width)}
+          />
+        </div>
+      </section>
+      <section aria-labelledby="alerts-h">
+        <div class="section-head">
+          <h2 id="alerts-h">Recent alerts</h2>
+          <span class="muted small">
+            {model
+              ? `features in the model's terms ((x − mean) / scale of ${model.id}), largest |z| first`
+              : "z-score features, largest |z| first"}
+          </span>
+        </div>
+        {shownAlerts.length
+          ? (
+            <ul class="alerts" data-alerts>
+              {shownAlerts.map((p) => (
+                <AlertCard key={p.id || keyOf(p)} p={p} scaler={model?.scaler ?? null} />
+              ))}
+            </ul>
+          )
+          : (
+            <p class="chart-empty" data-alerts-empty>
+              {waiting
+                ? "No alerts yet: no model is scoring."
+                : "No alerts yet: every prediction so far is normal."}
+            </p>
+          )}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,62 @@
+/**
+ * The Analytics page's filters and their two spellings: the page's own
+ * query string (bookmarkable) and `/export.csv`'s (the same names:
+ * `symbol`, `anomalies_only`, `limit`).
+ *
+ * @module
+ */
+
+/** The page's filters. */
+export interface AnalyticsFilters {
+  /** "" for every symbol */
+  symbol: string;
+  anomaliesOnly: boolean;
+  /** sample size: how many of the newest matching predictions */
+  limit: number;
+}
+
+/**
+ * The query string for `f`; `limit` is left out when `withLimit` is false
+ * (the export then takes the server's default: every matching row up to
+ * 100 000).
+ *
+ * @example
+ * ```ts
+ * import { filterQuery } from "./filters.ts";
+ * console.log(filterQuery({ symbol: "BTC-USDT", anomaliesOnly: true, limit: 500 }, false));
+ * // "symbol=BTC-USDT&anomalies_only=true"
+ * ```
+ */
+export function filterQuery(f: AnalyticsFilters, withLimit: boolean): string {
+  const q = new URLSearchParams();
+  if (f.symbol) q.set("symbol", f.symbol);
+  if (f.anomaliesOnly) q.set("anomalies_only", "true");
+  if (withLimit) q.set("limit", String(f.limit));
+  return q.toString();
+}
+
+/**
+ * Filters from a query string: an unknown symbol or sample size falls back
+ * to "all" or the first size offered rather than failing the page.
+ *
+ * @example
+ * ```ts
+ * import { parseFilters } from "./filters.ts";
+ * const f = parseFilters(new URLSearchParams("symbol=ETH-USDT&anomalies_only=1"), ["ETH-USDT"], [500]);
+ * console.log(f); // { symbol: "ETH-USDT", anomaliesOnly: true, limit: 500 }
+ * ```
+ */
+export function parseFilters(
+  q: URLSearchParams,
+  symbols: readonly string[],
+  limits: readonly number[],
+): AnalyticsFilters {
+  const symbol = q.get("symbol") ?? "";
+  const limit = Number(q.get("limit"));
+  const flag = q.get("anomalies_only");
+  return {
+    symbol: symbols.includes(symbol) ? symbol : "",
+    anomaliesOnly: flag === "true" || flag === "1",
+    limit: limits.includes(limit) ? limit : limits[0],
+  };
+}

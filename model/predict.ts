@@ -1,0 +1,104 @@
+/**
+ * Feature rows → predictions with a model: the scoring step of the live
+ * worker, as a pure function, so the worker and the evaluation harness
+ * (`bench/eval.ts`) go through the very same code.
+ *
+ * @module
+ */
+import type { FeatureRow, MarketEvent, Prediction } from "../lib/contracts.ts";
+import type { Scorer } from "./bundle.ts";
+
+/**
+ * The event's label when it is known: simulated events carry their ground
+ * truth; for any other source a flagged event is an anomaly and an unflagged
+ * one is unknown (null), never "normal".
+ *
+ * Accepts a `MarketEvent` or the `FeatureRow` made from it (the row copies
+ * `source` and `is_anomaly`), so both give the same answer.
+ *
+ * @example
+ * ```ts
+ * import { labelOf } from "./predict.ts";
+ * console.log(labelOf({ source: "simulated", is_anomaly: false })); // false
+ * console.log(labelOf({ source: "binance", is_anomaly: false })); // null
+ * ```
+ */
+export function labelOf(e: Pick<MarketEvent, "source" | "is_anomaly">): boolean | null {
+  if (e.source === "simulated") return e.is_anomaly;
+  return e.is_anomaly ? true : null;
+}
+
+/** What {@linkcode predictRows} made of a batch of rows. */
+export interface PredictedRows {
+  /** One prediction per scored row, in row order. */
+  predictions: Prediction[];
+  /** `scored[j]` is the index in `rows` of `predictions[j]`. */
+  scored: number[];
+  /** Warm-up rows in the batch (never scored). */
+  warmup: number;
+}
+
+/**
+ * Scores a batch of feature rows the way the live worker does: warm-up rows
+ * are skipped (counted), the others are scored in one `scoreMany` pass and
+ * become {@linkcode Prediction}s stamped with the model id and the row's
+ * label ({@linkcode labelOf}). With no model (`scorer` null) nothing is
+ * scored and only the warm-up rows are counted.
+ *
+ * @example
+ * ```ts
+ * import { predictRows } from "./predict.ts";
+ * import { parseBundle, Scorer } from "./bundle.ts";
+ * const scorer = Scorer.fromBundle(
+ *   parseBundle(JSON.parse(Deno.readTextFileSync("tests/fixtures/sklearn_bundle.json"))),
+ * );
+ * const row = {
+ *   symbol: "BTC-USDT", ts_ms: 1_710_000_000_000, window_count: 290, warm_up: false,
+ *   z_score_price: 0, z_score_log_return: 0, z_score_volume: 0,
+ *   rolling_price_std: 0.0015, rolling_volume_std: 0.45, price: 43_000, volume: 1.5,
+ *   is_anomaly: false, anomaly_type: null, source: "simulated",
+ * };
+ * const { predictions, warmup } = predictRows([row, { ...row, warm_up: true }], scorer);
+ * console.log(predictions.length, warmup, predictions[0].label); // 1 1 false
+ * ```
+ */
+export function predictRows(rows: readonly FeatureRow[], scorer: Scorer | null): PredictedRows {
+  const scored: number[] = [];
+  const toScore: FeatureRow[] = [];
+  let warmup = 0;
+  for (let i = 0; i < rows.length; i++) {
+    if (rows[i].warm_up) warmup++;
+    else if (scorer) {
+      toScore.push(rows[i]);
+      scored.push(i);
+    }
+  }
+  if (!scorer || toScore.length === 0) return { predictions: [], scored, warmup };
+  const scores = scorer.scoreMany(toScore);
+  const predictions: Prediction[] = new Array(toScore.length);
+  for (let j = 0; j < toScore.length; j++) {
+    const r = toScore[j];
+    const s = scores[j];
+    const p: Prediction = {
+      symbol: r.symbol,
+      ts_ms: r.ts_ms,
+      z_score_price: r.z_score_price,
+      z_score_log_return: r.z_score_log_return,
+      z_score_volume: r.z_score_volume,
+      rolling_price_std: r.rolling_price_std,
+      rolling_volume_std: r.rolling_volume_std,
+      price: r.price,
+      volume: r.volume,
+      anomaly_score: s.anomaly_score,
+      severity: s.severity,
+      is_anomaly: s.is_anomaly,
+      anomaly_type: r.anomaly_type,
+      model_id: scorer.id,
+      label: labelOf(r),
+    };
+    if (r.trade_id !== undefined) p.trade_id = r.trade_id;
+    if (r.source !== undefined) p.source = r.source;
+    predictions[j] = p;
+  }
+  return { predictions, scored, warmup };
+}
