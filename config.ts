@@ -87,6 +87,13 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     doc: "length of the rolling feature window (1 s panes)",
   },
   {
+    name: "WINSORIZE_SIGMA",
+    default: "off",
+    accepts: "number > 0, or off",
+    doc:
+      "clip what an event adds to its window at mean ± k·std, so one spike does not inflate the next minute's statistics (docs/evaluation.md)",
+  },
+  {
     name: "MIN_WINDOW_EVENTS",
     default: "10",
     accepts: "integer >= 2",
@@ -187,6 +194,8 @@ export interface Config {
   seed: number;
   backfillSeconds: number;
   windowSeconds: number;
+  /** null: DESIGN.md's window exactly */
+  winsorizeSigma: number | null;
   minWindowEvents: number;
   minTrainingRows: number;
   maxWaitSeconds: number;
@@ -323,6 +332,16 @@ const EnvSchema = z.object({
   SEED: num("an integer", () => true, true),
   BACKFILL_SECONDS: num("an integer >= 0", (n) => n >= 0, true),
   WINDOW_SECONDS: num("an integer between 2 and 3600", (n) => n >= 2 && n <= 3600, true),
+  WINSORIZE_SIGMA: z.string().transform((s, ctx): number | null => {
+    const t = s.trim().toLowerCase();
+    if (t === "off") return null;
+    const n = Number(t);
+    if (t === "" || !Number.isFinite(n) || n <= 0) {
+      ctx.addIssue({ code: "custom", message: `got "${s}", expected a number > 0 or off` });
+      return z.NEVER;
+    }
+    return n;
+  }),
   MIN_WINDOW_EVENTS: num("an integer >= 2", (n) => n >= 2, true),
   MIN_TRAINING_ROWS: num("an integer >= 10", (n) => n >= 10, true),
   MAX_WAIT_SECONDS: num("an integer >= 1", (n) => n >= 1, true),
@@ -417,6 +436,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     seed: e.SEED,
     backfillSeconds: e.BACKFILL_SECONDS,
     windowSeconds: e.WINDOW_SECONDS,
+    winsorizeSigma: e.WINSORIZE_SIGMA,
     minWindowEvents: e.MIN_WINDOW_EVENTS,
     minTrainingRows: e.MIN_TRAINING_ROWS,
     maxWaitSeconds: e.MAX_WAIT_SECONDS,

@@ -15,6 +15,8 @@ Deno.test("config: empty environment gives DESIGN.md's defaults", () => {
   assert.equal(c.retrainIntervalSeconds, 3600);
   assert.equal(c.retentionSeconds, 86400);
   assert.equal(c.replaySpeed, "max");
+  assert.equal(c.winsorizeSigma, null);
+  assert.equal(parseConfig({ WINSORIZE_SIGMA: "5" }).winsorizeSigma, 5);
 });
 
 function errorOf(env: Record<string, string>): ConfigError {
@@ -57,6 +59,7 @@ Deno.test("config: every numeric variable rejects garbage, NaN and out-of-range"
     RETRAIN_INTERVAL: ["soon", "-5m"],
     RETENTION: ["off", "0"],
     REPLAY_SPEED: ["0", "fast"],
+    WINSORIZE_SIGMA: ["0", "-1", "wide"],
     DATA_SOURCE: ["kafka"],
     BINANCE_STREAM: ["depth"],
     BINANCE_WS_URL: ["http://x"],

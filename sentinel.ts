@@ -201,6 +201,7 @@ export class Sentinel {
       store: this.store,
       windowSeconds: this.config.windowSeconds,
       minWindowEvents: this.config.minWindowEvents,
+      winsorizeSigma: this.config.winsorizeSigma,
       model: () => this.models.current,
       hub: this.hub,
       metrics: this.metrics,

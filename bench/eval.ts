@@ -7,7 +7,7 @@
  *
  *   deno task eval                                  # 24 simulated hours, 3 symbols, seed 42
  *   deno task eval --sweep                          # + the contamination trade-off table
- *   deno task eval --winsorize=5                    # + the prototype clipped-window features
+ *   deno task eval --winsorize=5                    # + Sentinel with WINSORIZE_SIGMA=5
  *   deno task eval --file=BTCUSDT-trades-2024-03-01.zip --symbol=BTC-USDT
  *   deno task eval --help
  *
@@ -36,7 +36,6 @@ import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
 import { formatReplayProgress, ReplaySource } from "../ingest/replay.ts";
 import { FeatureEngine } from "../features/features.ts";
 import { TumblingWindows, type WindowRow } from "../features/tumbling.ts";
-import { type Moments, PaneRing } from "../features/window.ts";
 import { type Bundle, type HoldoutMetrics, Scorer } from "../model/bundle.ts";
 import { trainBundle } from "../model/train.ts";
 import { labelOf, predictRows } from "../model/predict.ts";
@@ -85,7 +84,7 @@ export interface EvalOptions {
   file: string | null;
   /** symbol of a Binance CSV whose name does not say it */
   fileSymbol: string | null;
-  /** prototype: winsorize what enters the rolling window at mean ± k·std (null: off) */
+  /** also run Sentinel with WINSORIZE_SIGMA=k: what enters the window is clipped to mean ± k·std (null: off) */
   winsorize: number | null;
   toleranceMs: number;
 }
@@ -98,77 +97,6 @@ export type ProgressSink = (line: string, final?: boolean) => void;
 /** Something that turns events into feature rows, one per event (FeatureEngine's shape). */
 interface RowMaker {
   update(e: MarketEvent): FeatureRow;
-}
-
-/**
- * PROTOTYPE, not Sentinel's feature definition: FeatureEngine's rows (same
- * formulas, same PaneRing window), except that what enters the window is
- * winsorized at mean ± k·std of the window before it, once the window has
- * MIN_WINDOW_EVENTS events. The row itself still describes the raw event;
- * only the memory is cleaned, so a spike no longer inflates the window's
- * standard deviations for the next WINDOW_SECONDS. Exported for
- * `bench/eval_level_shift.ts`; see docs/evaluation.md.
- */
-export class WinsorizedFeatures implements RowMaker {
-  readonly #rings = new Map<string, PaneRing>();
-  constructor(
-    readonly windowSeconds: number,
-    readonly minWindowEvents: number,
-    readonly k: number,
-  ) {}
-
-  update(e: MarketEvent): FeatureRow {
-    let ring = this.#rings.get(e.symbol);
-    if (ring === undefined) this.#rings.set(e.symbol, ring = new PaneRing(this.windowSeconds));
-    const ts = eventTimeMs(e);
-    ring.advanceTo(ts);
-    const w = ring.windowMoments();
-    const n = w.count;
-    const row: FeatureRow = {
-      symbol: e.symbol,
-      ts_ms: ts,
-      z_score_price: zScore(e.price, w.price),
-      z_score_log_return: zScore(e.log_return, w.logReturn),
-      z_score_volume: zScore(e.volume, w.volume),
-      rolling_price_std: relativeStd(w.price),
-      rolling_volume_std: relativeStd(w.volume),
-      window_count: n,
-      warm_up: n < this.minWindowEvents,
-      price: e.price,
-      volume: e.volume,
-      is_anomaly: e.is_anomaly === true,
-      anomaly_type: e.anomaly_type ?? null,
-    };
-    if (e.trade_id !== undefined) row.trade_id = e.trade_id;
-    if (e.source !== undefined) row.source = e.source;
-    const clip = n >= this.minWindowEvents;
-    ring.add(
-      clip ? this.#clip(e.price, w.price) : e.price,
-      clip ? this.#clip(e.log_return, w.logReturn) : e.log_return,
-      clip ? this.#clip(e.volume, w.volume) : e.volume,
-    );
-    return row;
-  }
-
-  #clip(x: number, m: Moments): number {
-    const std = m.count < 2 ? 0 : Math.sqrt(m.m2 / (m.count - 1));
-    if (!(std > 0)) return x;
-    return Math.min(m.mean + this.k * std, Math.max(m.mean - this.k * std, x));
-  }
-}
-
-// features/features.ts's formulas, repeated for the prototype only.
-function zScore(x: number, m: Moments): number {
-  if (m.count < 2) return 0;
-  const std = Math.sqrt(m.m2 / (m.count - 1));
-  if (!(std > 0)) return 0;
-  const z = (x - m.mean) / std;
-  return Number.isFinite(z) ? z : 0;
-}
-function relativeStd(m: Moments): number {
-  if (m.count < 2 || !(m.mean > 0)) return 0;
-  const r = Math.sqrt(m.m2 / (m.count - 1)) / m.mean;
-  return Number.isFinite(r) ? r : 0;
 }
 
 /** One scorer's verdicts over the test period. */
@@ -208,7 +136,7 @@ function trainAll(
   });
 }
 
-/** Sentinel's path (or the prototype): one row per event, scored as the live worker scores. */
+/** Sentinel's path (with or without WINSORIZE_SIGMA): one row per event, scored as the live worker scores. */
 class EventDetector {
   readonly trainRows: FeatureRow[] = [];
   verdicts: Verdicts[] = [];
@@ -447,8 +375,12 @@ export async function runEvaluation(
     eventDetectors.push(
       new EventDetector(
         `sentinel_winsorized_${o.winsorize}`,
-        `Sentinel, prototype: window winsorized at ±${o.winsorize}σ`,
-        new WinsorizedFeatures(o.windowSeconds, o.minWindowEvents, o.winsorize),
+        `Sentinel, WINSORIZE_SIGMA=${o.winsorize}`,
+        new FeatureEngine({
+          windowSeconds: o.windowSeconds,
+          minWindowEvents: o.minWindowEvents,
+          winsorizeSigma: o.winsorize,
+        }),
       ),
     );
   }
@@ -812,7 +744,7 @@ Measures Sentinel's detection (and the seed's method) on a labelled stream.
   --tolerance=S            an alert within S seconds after a labelled event is not false (5)
   --sweep                  also sweep contamination over ${SWEEP_CONTAMINATIONS.join(", ")}
   --seeds=1-5              repeat on several seeds (1-5 or 1,2,7); summary of the spread
-  --winsorize=K            also run the prototype window winsorized at ±K std
+  --winsorize=K            also run Sentinel with WINSORIZE_SIGMA=K (window memory clipped at ±K std)
   --file=PATH              a recorded file (JSONL, Binance trades/aggTrades CSV, .zip)
   --symbol=BASE-QUOTE      symbol of a Binance CSV whose name does not say it
   --out=PREFIX             write PREFIX.json and PREFIX.md (bench/eval)

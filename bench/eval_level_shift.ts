@@ -21,14 +21,14 @@ import { FeatureEngine } from "../features/features.ts";
 import { Scorer } from "../model/bundle.ts";
 import { trainBundle } from "../model/train.ts";
 import { predictRows } from "../model/predict.ts";
-import { SIMULATED_START_MS, WinsorizedFeatures } from "./eval.ts";
+import { SIMULATED_START_MS } from "./eval.ts";
 
 const HOUR_MS = 3_600_000, STEP_MS = 200, PATHS = 30, JUMP_AT = 600; // event index of minute 2
 type Maker = () => { update(e: MarketEvent): FeatureRow };
 const variants: [string, Maker][] = [
   ["today's window", () => new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10 })],
-  ["±3σ", () => new WinsorizedFeatures(60, 10, 3)],
-  ["±5σ", () => new WinsorizedFeatures(60, 10, 5)],
+  ["±3σ", () => new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10, winsorizeSigma: 3 })],
+  ["±5σ", () => new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10, winsorizeSigma: 5 })],
 ];
 
 function path(seed: number, jump: number): MarketEvent[] {

@@ -522,3 +522,59 @@ Deno.test("FeatureEngine: rejects bad options and bad or mismatched state", () =
   // A failed restore leaves the previous state in place.
   assert.deepEqual(engine.symbolState("BTC-USDT"), state);
 });
+
+Deno.test("features: winsorizing keeps a spike's own row raw and bounds its memory in the window", () => {
+  const base = { windowSeconds: 60, minWindowEvents: 10 };
+  const plain = new FeatureEngine(base);
+  const clipped = new FeatureEngine({ ...base, winsorizeSigma: 3 });
+  const r = new Random(12);
+  const t0 = 1_710_000_000_000;
+  const quiet: MarketEvent[] = Array.from({ length: 50 }, (_, i) => ({
+    timestamp: Math.floor((t0 + i * 100) / 1000),
+    ts_ms: t0 + i * 100,
+    symbol: "BTC-USDT",
+    // Uniform noise stays within √3 std of its mean, so no quiet event is clipped at 3 std.
+    price: 100 + r.uniform(-0.1, 0.1),
+    volume: 1 + r.uniform(-0.05, 0.05),
+    log_return: r.uniform(-0.001, 0.001),
+    is_anomaly: false,
+    anomaly_type: null,
+  }));
+  const spike: MarketEvent = {
+    ...quiet[49],
+    ts_ms: t0 + 5000,
+    price: 110,
+    volume: 8,
+    log_return: 0.09,
+  };
+  const after: MarketEvent = {
+    ...quiet[49],
+    ts_ms: t0 + 5100,
+    price: 100.05,
+    volume: 1,
+    log_return: -0.09,
+  };
+  for (const e of quiet) assert.deepEqual(clipped.update(e), plain.update(e));
+  // The spike's own row is computed from its raw values either way.
+  assert.deepEqual(clipped.update(spike), plain.update(spike));
+  // Independent reference for the next row: the window as the quiet events plus the
+  // spike clipped to mean ± 3·std of the quiet window (two-pass statistics).
+  const stats = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+    return { mean, sd };
+  };
+  const prices = quiet.map((e) => e.price);
+  const q = stats(prices);
+  const kept = Math.min(q.mean + 3 * q.sd, 110);
+  const w = stats([...prices, kept]);
+  const row = clipped.update(after);
+  assert.ok(Math.abs(row.z_score_price - (100.05 - w.mean) / w.sd) < 1e-9);
+  // Unclipped, the spike inflates the window's price std about 15-fold.
+  const raw = plain.update(after);
+  assert.ok(raw.rolling_price_std > 10 * row.rolling_price_std);
+  // The option survives a checkpoint.
+  const copy = FeatureEngine.fromJSON(JSON.parse(JSON.stringify(clipped)));
+  assert.equal(copy.winsorizeSigma, 3);
+  assert.throws(() => new FeatureEngine({ ...base, winsorizeSigma: 0 }), RangeError);
+});

@@ -54,6 +54,8 @@ export interface ProcessorOptions {
   store: Store;
   windowSeconds: number;
   minWindowEvents: number;
+  /** WINSORIZE_SIGMA (null or absent: off) */
+  winsorizeSigma?: number | null;
   /** the active model, or null before the first one */
   model: () => Scorer | null;
   hub?: Hub;
