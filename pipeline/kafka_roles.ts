@@ -18,7 +18,7 @@ import {
   type KafkaRecord,
   type KafkaSettings,
 } from "../ingest/kafka.ts";
-import { PartitionLostError, type Store } from "../store/kv.ts";
+import { keys, PartitionLostError, type Store } from "../store/kv.ts";
 import { batched } from "./batcher.ts";
 import type { Logger } from "./log.ts";
 import type { IncomingEvent, Processor } from "./processor.ts";
@@ -54,15 +54,24 @@ export async function runKafkaSource(
   logger: Logger,
 ): Promise<void> {
   await producer.connect();
-  logger.info(`source: producing ${source.name} events to Kafka`);
+  // A replayable source (a file) resumes after the last record Kafka acknowledged.
+  const stream = `source:${source.stream}`;
+  const start = (await store.loadOffset(stream, 0)) ?? 0;
+  logger.info(
+    `source: producing ${source.name} events to Kafka` + (start ? ` from offset ${start}` : ""),
+  );
   let sent = 0;
   for await (
-    const items of batched(source.events(signal, 0), { maxSize: 1000, maxWaitMs: 10 })
+    const items of batched(source.events(signal, start), { maxSize: 1000, maxWaitMs: 10 })
   ) {
     await producer.send(items.map((i) => i.event));
     sent += items.length;
+    const op = store.kv.atomic();
+    const last = items[items.length - 1].offset;
+    if (last !== undefined) op.set(keys.offset(stream, 0), last + 1);
     const cp = source.checkpoint();
-    if (cp) await store.kv.set(cp[0], cp[1]);
+    if (cp) op.set(cp[0], cp[1]);
+    await op.commit();
   }
   logger.info(`source: ended after ${sent} events`);
 }

@@ -248,3 +248,75 @@ if (requireSuite("kafka pipeline", "KAFKA_BROKERS", HOW_TO)) {
     },
   });
 }
+
+if (Deno.env.get("KAFKA_BROKERS")) {
+  Deno.test({
+    name:
+      "kafka: a replayed file goes through Kafka once; a restarted source resumes after the last acknowledged record",
+    sanitizeOps: false, // kafkajs leaves a timer behind on disconnect
+    sanitizeResources: false,
+    async fn() {
+      const topic = `replay-${crypto.randomUUID().slice(0, 8)}`;
+      const { path, cleanup } = await tempKvPath();
+      const file = path.replace(/kv\.sqlite$/, "recorded.jsonl");
+      const sim = new Simulator({ symbols: SYMBOLS, seed: 21, anomalyProbability: 0.01 });
+      const events = [
+        ...simulatedEvents(sim, {
+          startMs: 1_710_000_000_000,
+          stepMs: 50,
+          endMs: 1_710_000_150_000,
+        }),
+      ];
+      await Deno.writeTextFile(file, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+      await storeWithModel(path, model());
+      const config = testConfig({
+        KV_PATH: path,
+        DATA_SOURCE: "replay",
+        REPLAY_FILE: file,
+        KAFKA_BROKERS: Deno.env.get("KAFKA_BROKERS")!,
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: `g-${topic}`,
+        KAFKA_PARTITIONS: "3",
+      });
+      const opts = { logger: () => memoryLogger(), reportEveryMs: 0, kafkaSessionTimeoutMs: 6000 };
+      try {
+        const s = await Sentinel.start(config, ["source", "worker"], opts);
+        try {
+          await s.done; // the source reached the end of the file
+          await waitFor(
+            "every replayed event scored",
+            async () => (await s.store.counters())["rows"] === events.length,
+            60_000,
+          );
+        } finally {
+          await s.stop();
+        }
+        // The source alone again: it resumes at the end of the file and sends nothing.
+        const again = await Sentinel.start(config, ["source"], opts);
+        await again.done;
+        await again.stop();
+        const w = await Sentinel.start(config, ["worker"], opts);
+        try {
+          await new Promise((r) => setTimeout(r, 3000));
+          const c = await w.store.counters();
+          assert.equal(c["rows"], events.length, "nothing sent or scored twice");
+          assert.equal(await w.store.loadOffset(`source:replay:recorded.jsonl`, 0), events.length);
+          const preds = await allPredictions(w.store);
+          assert.equal(new Set(preds.map((p) => `${p.symbol}#${p.trade_id}`)).size, preds.length);
+        } finally {
+          await w.stop();
+        }
+      } finally {
+        await deleteTopics({
+          brokers: config.kafkaBrokers!,
+          topic,
+          clientId: "cleanup",
+          logger: quiet,
+        }, {
+          topics: [topic, dlqTopic(topic)],
+        }).catch(() => {});
+        await cleanup();
+      }
+    },
+  });
+}
