@@ -23,7 +23,13 @@ export interface KafkaView {
   /** the producer's state when this process runs the source role */
   producer?: () => { state: string; sent: number; lastError: string | null };
   /** the consumer's state when this process runs the worker role */
-  consumer?: () => { state: string; assigned: number[]; lastError: string | null };
+  consumer?: () => {
+    state: string;
+    assigned: number[];
+    lastError: string | null;
+    /** per owned partition: high watermark − next offset after the last batch */
+    lag?: Record<number, number>;
+  };
 }
 
 /** Everything a route handler may use. */

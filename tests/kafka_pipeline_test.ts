@@ -18,6 +18,7 @@ import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
 import type { Bundle } from "../model/bundle.ts";
 import { trainBundle } from "../model/train.ts";
 import { Sentinel } from "../sentinel.ts";
+import { createApp } from "../routes/app.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { Store } from "../store/kv.ts";
 import { allPredictions, tempKvPath, testConfig, waitFor } from "./helpers.ts";
@@ -107,6 +108,13 @@ if (requireSuite("kafka pipeline", "KAFKA_BROKERS", HOW_TO)) {
         assert.equal(preds.length + c["warmup"], N);
         const ids = new Set(preds.map((p) => `${p.symbol}#${p.trade_id}`));
         assert.equal(ids.size, preds.length, "no event scored twice");
+        // /metrics reports the worker's consumer lag, and it has drained.
+        const metrics = await (await createApp(s.webContext()).request("/metrics")).text();
+        assert.match(metrics, /^sentinel_kafka_consumer_lag_records 0$/m);
+        assert.match(
+          metrics,
+          new RegExp(`^sentinel_events_rejected_total\\{[^}]*source="kafka"`, "m"),
+        );
         assert.ok(preds.every((p) => p.model_id === bundle.id));
         // The dead letters are on the DLQ with their reasons.
         const brokers = config.kafkaBrokers!;

@@ -137,6 +137,14 @@ export function metricsRoutes(app: OpenAPIHono, ctx: WebContext, api: ApiMetrics
         w.lastLatencyMs / 1000,
       );
     }
+    const lag = ctx.kafka?.consumer?.().lag;
+    if (lag) {
+      m.setGauge(
+        "sentinel_kafka_consumer_lag_records",
+        "Records of this worker's partitions not yet processed (high watermark − next offset)",
+        Object.values(lag).reduce((a, b) => a + b, 0),
+      );
+    }
     return c.text(m.render() + api.render(), 200, {
       "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
     });
