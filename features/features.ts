@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { eventTimeMs, type FeatureRow, type MarketEvent } from "../lib/contracts.ts";
-import { type Moments, PaneRing, PaneRingState, sampleStd } from "./window.ts";
+import { checkWindowOptions, type Moments, PaneRing, PaneRingState, sampleStd } from "./window.ts";
 
 /** Options of a {@linkcode FeatureEngine}, both required (config.ts owns the defaults). */
 export interface FeatureEngineOptions {
@@ -115,14 +115,7 @@ export class FeatureEngine {
   /** Throws a `RangeError` unless both options are non-negative integers (width ≥ 1). */
   constructor(options: FeatureEngineOptions) {
     const { windowSeconds, minWindowEvents } = options;
-    if (!Number.isInteger(windowSeconds) || windowSeconds < 1) {
-      throw new RangeError(`windowSeconds must be a positive integer, got ${windowSeconds}`);
-    }
-    if (!Number.isInteger(minWindowEvents) || minWindowEvents < 0) {
-      throw new RangeError(
-        `minWindowEvents must be a non-negative integer, got ${minWindowEvents}`,
-      );
-    }
+    checkWindowOptions(options);
     this.windowSeconds = windowSeconds;
     this.minWindowEvents = minWindowEvents;
     const k = options.winsorizeSigma ?? null;

@@ -32,7 +32,7 @@
  * @module
  */
 import { eventTimeMs, type FeatureRow, type MarketEvent } from "../lib/contracts.ts";
-import { addValue, emptyMoments, type Moments, sampleStd } from "./window.ts";
+import { addValue, checkWindowOptions, emptyMoments, type Moments, sampleStd } from "./window.ts";
 
 /** A closed window's row: a {@linkcode FeatureRow} stamped at the close, plus the window. */
 export type WindowRow = FeatureRow & {
@@ -92,14 +92,7 @@ export class TumblingWindows {
   /** Throws a `RangeError` unless the width is a positive integer and the threshold ≥ 0. */
   constructor(options: TumblingWindowOptions) {
     const { windowSeconds, minWindowEvents } = options;
-    if (!Number.isInteger(windowSeconds) || windowSeconds < 1) {
-      throw new RangeError(`windowSeconds must be a positive integer, got ${windowSeconds}`);
-    }
-    if (!Number.isInteger(minWindowEvents) || minWindowEvents < 0) {
-      throw new RangeError(
-        `minWindowEvents must be a non-negative integer, got ${minWindowEvents}`,
-      );
-    }
+    checkWindowOptions(options);
     this.widthMs = windowSeconds * 1000;
     this.minWindowEvents = minWindowEvents;
   }

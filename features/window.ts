@@ -515,3 +515,24 @@ function slotOf(second: number, w: number): number {
   const i = second % w;
   return i < 0 ? i + w : i;
 }
+
+/**
+ * Throws a `RangeError` unless `windowSeconds` is a positive integer and
+ * `minWindowEvents` a non-negative one (the options every window type shares).
+ *
+ * @example
+ * ```ts
+ * import { checkWindowOptions } from "./window.ts";
+ * checkWindowOptions({ windowSeconds: 60, minWindowEvents: 10 }); // fine
+ * ```
+ */
+export function checkWindowOptions(o: { windowSeconds: number; minWindowEvents: number }): void {
+  if (!Number.isInteger(o.windowSeconds) || o.windowSeconds < 1) {
+    throw new RangeError(`windowSeconds must be a positive integer, got ${o.windowSeconds}`);
+  }
+  if (!Number.isInteger(o.minWindowEvents) || o.minWindowEvents < 0) {
+    throw new RangeError(
+      `minWindowEvents must be a non-negative integer, got ${o.minWindowEvents}`,
+    );
+  }
+}

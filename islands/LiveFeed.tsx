@@ -19,10 +19,10 @@ import {
   type SystemStatus,
   waitingReason,
 } from "./shared/api.ts";
-import { type Driver, drivers, type ScalerView } from "./shared/drivers.ts";
-import { FEATURE_LABELS } from "./shared/features.ts";
+import { drivers, type ScalerView } from "./shared/drivers.ts";
 import { fmtInt, fmtMs, fmtNum, fmtPct, fmtPrice, fmtRate, fmtTime } from "./shared/format.ts";
 import { Gauge } from "./shared/Gauge.tsx";
+import { DriverBars } from "./shared/DriverBars.tsx";
 import { PlotChart } from "./shared/PlotChart.tsx";
 import { gapSegments, mean, ratePerSecond } from "./shared/stats.ts";
 import { ANOMALY, PLOT_STYLE, symbolColors } from "./shared/theme.ts";
@@ -64,26 +64,6 @@ function labelTag(p: LivePrediction) {
   }
   if (p.label === false) return <span class="tag">no injected label</span>;
   return <span class="tag">unlabelled</span>;
-}
-
-function DriverBars({ list }: { list: Driver[] }) {
-  const top = Math.max(6, ...list.map((d) => Math.abs(d.z)));
-  return (
-    <ul class="drivers">
-      {list.map((d) => (
-        <li key={d.feature} data-driver={d.feature}>
-          <span>{FEATURE_LABELS[d.feature]}</span>
-          <span class="bar" aria-hidden="true">
-            <span
-              class={Math.abs(d.z) >= 3 ? "hot" : ""}
-              style={{ width: `${Math.min(100, (Math.abs(d.z) / top) * 100).toFixed(1)}%` }}
-            />
-          </span>
-          <span class="num">{`${d.z >= 0 ? "+" : ""}${fmtNum(d.z, 1)}σ`}</span>
-        </li>
-      ))}
-    </ul>
-  );
 }
 
 function AlertCard({ p, scaler }: { p: LivePrediction; scaler: ScalerView | null }) {

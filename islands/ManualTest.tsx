@@ -18,6 +18,7 @@ import {
 } from "./shared/features.ts";
 import { fmtNum } from "./shared/format.ts";
 import { Gauge } from "./shared/Gauge.tsx";
+import { DriverBars } from "./shared/DriverBars.tsx";
 import { type Preset, PRESETS, SLIDERS } from "./shared/presets.ts";
 
 /** The active model as this page needs it. */
@@ -237,23 +238,7 @@ export default function ManualTest(props: ManualTestProps) {
             ? `(value − training mean) / training scale, largest first (model ${model.id})`
             : "z-score features, largest first (no model yet: its scaler is unknown)"}
         </p>
-        <ul class="drivers">
-          {list.map((d) => {
-            const top = Math.max(6, ...list.map((x) => Math.abs(x.z)));
-            return (
-              <li key={d.feature}>
-                <span>{FEATURE_LABELS[d.feature]}</span>
-                <span class="bar" aria-hidden="true">
-                  <span
-                    class={Math.abs(d.z) >= 3 ? "hot" : ""}
-                    style={{ width: `${Math.min(100, (Math.abs(d.z) / top) * 100).toFixed(1)}%` }}
-                  />
-                </span>
-                <span class="num">{`${d.z >= 0 ? "+" : ""}${fmtNum(d.z, 1)}σ`}</span>
-              </li>
-            );
-          })}
-        </ul>
+        <DriverBars list={list} />
       </section>
     </div>
   );

@@ -6,14 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { memoryLogger } from "../pipeline/log.ts";
-import { Hub } from "../pipeline/hub.ts";
-import { PipelineMetrics } from "../pipeline/metrics.ts";
 import { ModelHolder } from "../pipeline/models.ts";
 import { Store } from "../store/kv.ts";
-import { tempKvPath, testConfig } from "../tests/helpers.ts";
+import { tempKvPath, testConfig, testWebContext } from "../tests/helpers.ts";
 import type { BuildResult } from "../scripts/build.ts";
 import { createApp } from "./app.ts";
-import type { WebContext } from "./context.ts";
 import { CSP, mountDashboard, PAGES } from "./dashboard.tsx";
 
 const BUILT: BuildResult = {
@@ -32,19 +29,7 @@ async function withApp(
   const { path, cleanup } = await tempKvPath();
   const store = await Store.open(path, { retentionMs: 3_600_000 });
   const models = new ModelHolder(store, memoryLogger());
-  const ctx: WebContext = {
-    config: testConfig({ KV_PATH: path }),
-    store,
-    hub: new Hub(),
-    metrics: new PipelineMetrics(),
-    models,
-    trainer: null,
-    source: null,
-    worker: null,
-    kafka: null,
-    startedAt: Date.now(),
-    now: () => Date.now(),
-  };
+  const ctx = testWebContext(store, testConfig({ KV_PATH: path }), { models });
   const log: string[] = [];
   const app = createApp(ctx, {
     logger: memoryLogger(),

@@ -16,12 +16,10 @@ import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
 import { trainBundle } from "../model/train.ts";
 import { Hub } from "../pipeline/hub.ts";
 import { memoryLogger } from "../pipeline/log.ts";
-import { PipelineMetrics } from "../pipeline/metrics.ts";
-import { ModelHolder } from "../pipeline/models.ts";
 import { predictionCursors, Store } from "../store/kv.ts";
 import type { WebContext } from "../routes/context.ts";
 import { type AppOptions, createApp, startWebServer } from "../routes/app.ts";
-import { tempKvPath, testConfig, waitFor } from "./helpers.ts";
+import { tempKvPath, testConfig, testWebContext, waitFor } from "./helpers.ts";
 
 const T0 = 1_710_000_000_000;
 
@@ -38,19 +36,7 @@ async function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
   const { path, cleanup } = await tempKvPath();
   const store = await Store.open(path, { retentionMs: 3_600_000 });
   const hub = new Hub();
-  const ctx: WebContext = {
-    config: testConfig({ KV_PATH: path }),
-    store,
-    hub,
-    metrics: new PipelineMetrics(),
-    models: new ModelHolder(store, memoryLogger()),
-    trainer: null,
-    source: null,
-    worker: null,
-    kafka: null,
-    startedAt: Date.now(),
-    now: () => Date.now(),
-  };
+  const ctx = testWebContext(store, testConfig({ KV_PATH: path }), { hub });
   const env: Env = {
     ctx,
     store,

@@ -15,7 +15,6 @@ import type { Bundle } from "../model/bundle.ts";
 import { trainBundle } from "../model/train.ts";
 import { Hub } from "../pipeline/hub.ts";
 import { memoryLogger } from "../pipeline/log.ts";
-import { PipelineMetrics } from "../pipeline/metrics.ts";
 import { ModelHolder } from "../pipeline/models.ts";
 import type { ProcessorStats } from "../pipeline/processor.ts";
 import type { SourceStatus } from "../pipeline/sources.ts";
@@ -23,7 +22,7 @@ import { Trainer } from "../pipeline/trainer.ts";
 import { keys, Store } from "../store/kv.ts";
 import type { KafkaView, WebContext } from "../routes/context.ts";
 import { createApp, startWebServer } from "../routes/app.ts";
-import { tempKvPath, testConfig, waitFor } from "./helpers.ts";
+import { tempKvPath, testConfig, testWebContext, waitFor } from "./helpers.ts";
 
 const API_KEY = "test-api-key-0123456789";
 const T0 = 1_710_000_000_000;
@@ -99,20 +98,11 @@ async function withServer(
   const store = await Store.open(path, { retentionMs: 3_600_000 });
   const logs: string[] = [];
   const hub = new Hub();
-  const ctx: WebContext = {
-    config,
-    store,
+  const ctx = testWebContext(store, config, {
     hub,
-    metrics: new PipelineMetrics(),
     models: new ModelHolder(store, memoryLogger(logs)),
-    trainer: null,
-    source: null,
-    worker: null,
-    kafka: null,
-    startedAt: Date.now(),
-    now: () => Date.now(),
     ...opts.ctx,
-  };
+  });
   const ac = new AbortController();
   const server = await startWebServer(ctx, {
     port: 0,
@@ -1003,19 +993,7 @@ Deno.test("createApp: `mount` adds pages on the same app without shadowing the A
   const { path, cleanup } = await tempKvPath();
   const store = await Store.open(path, { retentionMs: 60_000 });
   try {
-    const ctx: WebContext = {
-      config: testConfig({ KV_PATH: path }),
-      store,
-      hub: new Hub(),
-      metrics: new PipelineMetrics(),
-      models: new ModelHolder(store, memoryLogger()),
-      trainer: null,
-      source: null,
-      worker: null,
-      kafka: null,
-      startedAt: Date.now(),
-      now: Date.now,
-    };
+    const ctx = testWebContext(store, testConfig({ KV_PATH: path }));
     const app = createApp(ctx, {
       logger: memoryLogger(),
       mount: (a) => {

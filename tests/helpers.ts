@@ -8,6 +8,11 @@ import { type Config, parseConfig } from "../config.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Prediction } from "../lib/contracts.ts";
 import type { Store } from "../store/kv.ts";
+import { Hub } from "../pipeline/hub.ts";
+import { memoryLogger } from "../pipeline/log.ts";
+import { PipelineMetrics } from "../pipeline/metrics.ts";
+import { ModelHolder } from "../pipeline/models.ts";
+import type { WebContext } from "../routes/context.ts";
 
 /** A fresh directory for a test's KV file; removed by the returned cleanup. */
 export async function tempKvPath(): Promise<{ path: string; cleanup: () => Promise<void> }> {
@@ -67,4 +72,29 @@ export async function allPredictions(store: Store): Promise<Prediction[]> {
   const out: Prediction[] = [];
   for await (const page of store.predictionPages()) out.push(...page);
   return out;
+}
+
+/**
+ * A web context over `store` with nothing running in-process (no source,
+ * worker or trainer): what a web-only process sees. Fields can be overridden.
+ */
+export function testWebContext(
+  store: Store,
+  config: Config,
+  overrides: Partial<WebContext> = {},
+): WebContext {
+  return {
+    config,
+    store,
+    hub: new Hub(),
+    metrics: new PipelineMetrics(),
+    models: new ModelHolder(store, memoryLogger()),
+    trainer: null,
+    source: null,
+    worker: null,
+    kafka: null,
+    startedAt: Date.now(),
+    now: () => Date.now(),
+    ...overrides,
+  };
 }
