@@ -24,6 +24,7 @@ import {
   SimulatedSource,
 } from "./pipeline/sources.ts";
 import { Trainer } from "./pipeline/trainer.ts";
+import { KvTail } from "./pipeline/tail.ts";
 import { EventProducer, probeKafka } from "./ingest/kafka.ts";
 import { startWebServer } from "./routes/app.ts";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -45,6 +46,8 @@ export interface SentinelOptions {
   modelPollMs?: number;
   /** log a throughput line this often (0: never) */
   reportEveryMs?: number;
+  /** how often a web-only process reads KV for predictions committed elsewhere, ms */
+  tailPollMs?: number;
   /** HTTP port (default: PORT); 0 picks a free one */
   port?: number;
   hostname?: string;
@@ -178,7 +181,13 @@ export class Sentinel {
       startHeartbeat(store, "trainer", instance, () => this.trainer!.status(), this.#stop.signal);
     }
     if (roles.includes("web")) {
-      if (!roles.includes("worker")) await this.models.start();
+      if (!roles.includes("worker")) {
+        await this.models.start();
+        // Workers run elsewhere: stream their commits from KV into this hub (SSE).
+        await new KvTail(store, this.hub, log("web"), { pollMs: opts.tailPollMs }).start(
+          this.#stop.signal,
+        );
+      }
       const { port } = await startWebServer(this.webContext(), {
         port: opts.port ?? config.port,
         hostname: opts.hostname,

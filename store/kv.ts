@@ -278,6 +278,33 @@ export class Store {
     }
   }
 
+  /**
+   * All-symbol prediction pages whose first event is at or after `fromTs`, in
+   * key order, each with its key's page id and its predictions' SSE cursors:
+   * what a web process tails to stream predictions committed by workers in
+   * other processes.
+   */
+  async *predictionPagesFrom(
+    fromTs: number,
+  ): AsyncGenerator<{ firstTs: number; pageId: string; predictions: Prediction[]; ids: string[] }> {
+    const selector = { prefix: keys.predPrefix, start: [...keys.predPrefix, fromTs] };
+    for await (const e of this.kv.list<Page>(selector)) {
+      const firstTs = e.key[1] as number;
+      const pageId = e.key[2] as string;
+      const predictions = decodePredictions(e.value);
+      const ids = predictions.map((_, i) => formatCursor(firstTs, pageId, i));
+      yield { firstTs, pageId, predictions, ids };
+    }
+  }
+
+  /** The first-event time of the newest all-symbol prediction page, or null. */
+  async newestPredictionPageTs(): Promise<number | null> {
+    for await (const e of this.kv.list({ prefix: keys.predPrefix }, { reverse: true, limit: 1 })) {
+      return e.key[1] as number;
+    }
+    return null;
+  }
+
   // ---- reads ------------------------------------------------------------
 
   /**
