@@ -40,10 +40,7 @@ Deno.test("web-only process: /events streams predictions committed by a worker e
   try {
     const res = await fetch(`http://127.0.0.1:${web.port}/events`, { signal: ac.signal });
     assert.equal(res.status, 200);
-    const reader = res.body!.pipeThrough(
-      new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>,
-    )
-      .getReader();
+    const reader = res.body!.pipeThrough(utf8Decoder()).getReader();
     // The worker has its own store connection and hub, as another process would.
     worker = await Sentinel.start(config, ["source", "worker"], opts);
     let text = "";
