@@ -7,7 +7,11 @@
 import { type Config, parseConfig } from "../config.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Prediction } from "../lib/contracts.ts";
-import type { Store } from "../store/kv.ts";
+import { type Store, Store as StoreClass } from "../store/kv.ts";
+import type { Bundle } from "../model/bundle.ts";
+import { trainBundle } from "../model/train.ts";
+import { FeatureEngine } from "../features/features.ts";
+import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
 import { Hub } from "../pipeline/hub.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { PipelineMetrics } from "../pipeline/metrics.ts";
@@ -97,4 +101,39 @@ export function testWebContext(
     now: () => Date.now(),
     ...overrides,
   };
+}
+
+/**
+ * A bundle trained on a seeded simulated stream (windows 60 s, warm-up 10,
+ * one event per symbol every 200 ms for `seconds`), for tests that need a
+ * real model active before the first event.
+ */
+export function simulatedBundle(o: {
+  id: string;
+  seed: number;
+  seconds: number;
+  nEstimators: number;
+  symbols?: readonly string[];
+}): Bundle {
+  const symbols = o.symbols ?? ["BTC-USDT", "ETH-USDT", "BNB-USDT"];
+  const sim = new Simulator({ symbols, seed: o.seed, anomalyProbability: 0.01 });
+  const engine = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10 });
+  const rows = [...simulatedEvents(sim, { startMs: 0, stepMs: 200, endMs: o.seconds * 1000 })]
+    .map((e) => engine.update(e));
+  return trainBundle(rows, {
+    id: o.id,
+    createdAt: "2026-01-01T00:00:00Z",
+    nEstimators: o.nEstimators,
+  });
+}
+
+/** Stores `bundle` in the KV file at `path` and activates it. */
+export async function activateIn(path: string, bundle: Bundle): Promise<void> {
+  const store = await StoreClass.open(path, { retentionMs: 86_400_000 });
+  try {
+    await store.saveBundle(bundle);
+    await store.activate(bundle.id, "2026-01-01T00:00:00Z");
+  } finally {
+    store.close();
+  }
 }

@@ -4,7 +4,6 @@
  * run and restarted produces exactly the predictions of an uninterrupted run.
  */
 import assert from "node:assert/strict";
-import { FeatureEngine } from "../features/features.ts";
 import {
   deleteTopics,
   DLQ_HEADERS,
@@ -15,37 +14,26 @@ import {
   type KafkaRecord,
 } from "../ingest/kafka.ts";
 import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
-import type { Bundle } from "../model/bundle.ts";
-import { trainBundle } from "../model/train.ts";
 import { Sentinel } from "../sentinel.ts";
 import { createApp } from "../routes/app.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { Store } from "../store/kv.ts";
-import { allPredictions, tempKvPath, testConfig, waitFor } from "./helpers.ts";
+import {
+  activateIn,
+  allPredictions,
+  simulatedBundle,
+  tempKvPath,
+  testConfig,
+  waitFor,
+} from "./helpers.ts";
 import { requireSuite } from "./suite_gate.ts";
 
 const HOW_TO = "set KAFKA_BROKERS=$(bash tests/kafka/broker.sh start)";
 const SYMBOLS = ["BTC-USDT", "ETH-USDT", "BNB-USDT"];
 const quiet = { info() {}, warn() {} };
 
-function model(): Bundle {
-  const sim = new Simulator({ symbols: SYMBOLS, seed: 5, anomalyProbability: 0.01 });
-  const engine = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10 });
-  const rows = [...simulatedEvents(sim, { startMs: 0, stepMs: 200, endMs: 900_000 })]
-    .map((e) => engine.update(e));
-  return trainBundle(rows, {
-    id: "kafka-model",
-    createdAt: "2026-01-01T00:00:00Z",
-    nEstimators: 50,
-  });
-}
-
-async function storeWithModel(path: string, bundle: Bundle): Promise<void> {
-  const store = await Store.open(path, { retentionMs: 86_400_000 });
-  await store.saveBundle(bundle);
-  await store.activate(bundle.id, "2026-01-01T00:00:00Z");
-  store.close();
-}
+const model = () => simulatedBundle({ id: "kafka-model", seed: 5, seconds: 900, nEstimators: 50 });
+const storeWithModel = activateIn;
 
 async function produce(topic: string, n: number, invalid: string[]): Promise<void> {
   const brokers = Deno.env.get("KAFKA_BROKERS")!.split(",");

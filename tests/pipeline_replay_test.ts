@@ -4,30 +4,19 @@
  * after the last committed record instead of replaying the file again.
  */
 import assert from "node:assert/strict";
-import { FeatureEngine } from "../features/features.ts";
 import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
-import { trainBundle } from "../model/train.ts";
 import { Sentinel } from "../sentinel.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { Store } from "../store/kv.ts";
-import { allPredictions, tempKvPath, testConfig } from "./helpers.ts";
+import { activateIn, allPredictions, simulatedBundle, tempKvPath, testConfig } from "./helpers.ts";
 
 const SYMBOLS = ["BTC-USDT", "ETH-USDT", "BNB-USDT"];
 
-async function withModel(path: string) {
-  const sim = new Simulator({ symbols: SYMBOLS, seed: 3, anomalyProbability: 0.01 });
-  const engine = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10 });
-  const rows = [...simulatedEvents(sim, { startMs: 0, stepMs: 200, endMs: 900_000 })]
-    .map((e) => engine.update(e));
-  const store = await Store.open(path, { retentionMs: 86_400_000 });
-  const bundle = trainBundle(rows, {
-    id: "replay-model",
-    createdAt: "2026-01-01T00:00:00Z",
-    nEstimators: 50,
-  });
-  await store.saveBundle(bundle);
-  await store.activate(bundle.id, "2026-01-01T00:00:00Z");
-  store.close();
+function withModel(path: string) {
+  return activateIn(
+    path,
+    simulatedBundle({ id: "replay-model", seed: 3, seconds: 900, nEstimators: 50 }),
+  );
 }
 
 Deno.test("replay: a JSONL recording is processed to its end, each event exactly once, and not again after a restart", async () => {

@@ -3,30 +3,23 @@
  * predictions a worker elsewhere commits to the shared KV (through its KV tail).
  */
 import assert from "node:assert/strict";
-import { FeatureEngine } from "../features/features.ts";
-import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
-import { trainBundle } from "../model/train.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { Sentinel } from "../sentinel.ts";
-import { Store } from "../store/kv.ts";
 import { utf8Decoder } from "../lib/streams.ts";
-import { tempKvPath, testConfig } from "./helpers.ts";
+import { activateIn, simulatedBundle, tempKvPath, testConfig } from "./helpers.ts";
 
 Deno.test("web-only process: /events streams predictions committed by a worker elsewhere", async () => {
   const { path, cleanup } = await tempKvPath();
-  const sim = new Simulator({ symbols: ["BTC-USDT"], seed: 2, anomalyProbability: 0.01 });
-  const engine = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10 });
-  const rows = [...simulatedEvents(sim, { startMs: 0, stepMs: 200, endMs: 600_000 })]
-    .map((e) => engine.update(e));
-  const store = await Store.open(path, { retentionMs: 86_400_000 });
-  const bundle = trainBundle(rows, {
-    id: "tail-model",
-    createdAt: "2026-01-01T00:00:00Z",
-    nEstimators: 30,
-  });
-  await store.saveBundle(bundle);
-  await store.activate(bundle.id, "2026-01-01T00:00:00Z");
-  store.close();
+  await activateIn(
+    path,
+    simulatedBundle({
+      id: "tail-model",
+      seed: 2,
+      seconds: 600,
+      nEstimators: 30,
+      symbols: ["BTC-USDT"],
+    }),
+  );
   const config = testConfig({ KV_PATH: path, EVENT_FREQUENCY_SECONDS: "0.02" });
   const opts = { logger: () => memoryLogger(), reportEveryMs: 0 };
   const web = await Sentinel.start(config, ["web"], {
