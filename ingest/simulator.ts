@@ -10,7 +10,7 @@
  * @module
  */
 import type { AnomalyType, MarketEvent } from "../lib/contracts.ts";
-import { ANOMALY_TYPES } from "../lib/contracts.ts";
+import { SEED_ANOMALY_TYPES } from "../lib/contracts.ts";
 import { Random, type RandomState } from "../lib/random.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 
@@ -155,7 +155,7 @@ export class Simulator {
     let volume = s.model.volume * Math.exp(s.model.volumeSigma * r.normal());
     let anomaly: AnomalyType | null = null;
     if (r.float() < this.#p) {
-      anomaly = ANOMALY_TYPES[r.int(ANOMALY_TYPES.length)];
+      anomaly = SEED_ANOMALY_TYPES[r.int(SEED_ANOMALY_TYPES.length)];
       if (anomaly === "PRICE_SPIKE") {
         price *= r.uniform(...ANOMALY_EFFECTS.PRICE_SPIKE.priceFactor);
       } else if (anomaly === "FLASH_CRASH") {

@@ -7,8 +7,22 @@
  */
 import { z } from "zod";
 
-/** The anomaly kinds the simulator injects (labels exist only for simulated data). */
-export const ANOMALY_TYPES = ["PRICE_SPIKE", "VOLUME_SPIKE", "FLASH_CRASH"] as const;
+/**
+ * The anomaly kinds the simulator injects (labels exist only for simulated data).
+ * The first three are the seed's, in the seed's order (the `seed` profile draws
+ * from {@linkcode SEED_ANOMALY_TYPES}); the others are simulator v2's episodes.
+ * Append only: stored pages encode a type as its index here.
+ */
+export const ANOMALY_TYPES = [
+  "PRICE_SPIKE",
+  "VOLUME_SPIKE",
+  "FLASH_CRASH",
+  "LEVEL_SHIFT",
+  "VOLUME_BURST",
+  "PUMP_AND_DUMP",
+] as const;
+/** The seed's three anomaly kinds, in the seed's order. */
+export const SEED_ANOMALY_TYPES = ["PRICE_SPIKE", "VOLUME_SPIKE", "FLASH_CRASH"] as const;
 /** One of {@linkcode ANOMALY_TYPES}. */
 export type AnomalyType = typeof ANOMALY_TYPES[number];
 
@@ -53,6 +67,8 @@ export const MarketEvent = z.object({
   ts_ms: z.number().int().nonnegative().optional(),
   trade_id: z.number().int().nonnegative().optional(),
   source: z.string().max(32).optional(),
+  /** the labelled anomaly episode this event belongs to (simulated data only) */
+  episode_id: z.number().int().nonnegative().optional(),
 });
 /** A parsed, valid market event. */
 export type MarketEvent = z.infer<typeof MarketEvent>;
