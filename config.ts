@@ -130,6 +130,20 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     doc: "expected share of anomalies; sets the decision threshold",
   },
   {
+    name: "ALERT_BUDGET",
+    default: "1",
+    accepts: "number in (0, 3600]",
+    doc:
+      "detection v2: expected false incidents per symbol-hour of market time; sets each symbol's calibrated threshold (docs/detection.md)",
+  },
+  {
+    name: "INCIDENT_GAP_SECONDS",
+    default: "5",
+    accepts: "number in (0, 3600]",
+    doc:
+      "alerts of a symbol closer than this belong to one incident; an incident closes after this much quiet",
+  },
+  {
     name: "KV_PATH",
     default: "./data/sentinel.kv",
     accepts: "file path, or a KV Connect URL",
@@ -203,6 +217,9 @@ export interface Config {
   retrainIntervalSeconds: number | null;
   nEstimators: number;
   contamination: number | "auto";
+  /** expected false incidents per symbol-hour */
+  alertBudget: number;
+  incidentGapSeconds: number;
   kvPath: string;
   port: number;
   apiKey: string | null;
@@ -347,6 +364,8 @@ const EnvSchema = z.object({
   MAX_WAIT_SECONDS: num("an integer >= 1", (n) => n >= 1, true),
   RETRAIN_INTERVAL: duration("a duration like 90s, 15m, 1h, 1d, or off", true),
   N_ESTIMATORS: num("an integer between 1 and 1000", (n) => n >= 1 && n <= 1000, true),
+  ALERT_BUDGET: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
+  INCIDENT_GAP_SECONDS: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
   CONTAMINATION: z.string().transform((s, ctx): number | "auto" => {
     if (s.trim().toLowerCase() === "auto") return "auto";
     const n = Number(s.trim());
@@ -443,6 +462,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     retrainIntervalSeconds: e.RETRAIN_INTERVAL,
     nEstimators: e.N_ESTIMATORS,
     contamination: e.CONTAMINATION,
+    alertBudget: e.ALERT_BUDGET,
+    incidentGapSeconds: e.INCIDENT_GAP_SECONDS,
     kvPath: e.KV_PATH,
     port: e.PORT,
     apiKey: e.SENTINEL_API_KEY ?? null,

@@ -53,6 +53,15 @@ import {
   falsePositiveAnatomy,
   type LabelledStream,
 } from "../model/evaluate.ts";
+import {
+  type IncidentReport,
+  incidentReport,
+  incidentsFromAlerts,
+  RuleBaseline,
+  SentinelV2,
+  type SummaryEntry,
+  type V2Detector,
+} from "./eval_v2.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -87,6 +96,10 @@ export interface EvalOptions {
   /** also run Sentinel with WINSORIZE_SIGMA=k: what enters the window is clipped to mean ± k·std (null: off) */
   winsorize: number | null;
   toleranceMs: number;
+  /** ALERT_BUDGET: false incidents per symbol-hour the v2 detectors are calibrated to */
+  budget: number;
+  /** INCIDENT_GAP_SECONDS, in ms */
+  gapMs: number;
 }
 
 /** Where progress lines go (stderr in the CLI, nowhere in tests). */
@@ -290,6 +303,10 @@ export interface DetectorResult {
   alerts_per_hour: number | null;
   alerts_per_symbol_hour: number | null;
   top_alerts: AlertDetail[];
+  /** v2 detectors: alerts per driving channel */
+  alert_drivers?: Record<string, number>;
+  /** v2 detectors: incidents formed */
+  incident_count?: number;
   /** every alert, time order, up to 1000 (unlabelled streams only) */
   alert_list?: AlertDetail[];
   alert_list_truncated?: boolean;
@@ -319,6 +336,10 @@ export interface EvalResult {
   detectors: DetectorResult[];
   /** `--sweep`: every detector at every swept contamination */
   sweep: DetectorResult[] | null;
+  /** incident-level figures per detector (labelled streams) */
+  incidents: Record<string, IncidentReport> | null;
+  /** the figures detection v2 is judged on, per detector (labelled streams) */
+  summary: Record<string, SummaryEntry> | null;
   runtime: { seconds: number; events_per_second: number; phases: Record<string, number> };
   machine: Record<string, string | number>;
 }
@@ -385,6 +406,10 @@ export async function runEvaluation(
     );
   }
   const baseline = new WindowDetector(o);
+  const v2: V2Detector[] = [
+    new SentinelV2({ budget: o.budget, gapMs: o.gapMs }),
+    new RuleBaseline({ budget: o.budget, gapMs: o.gapMs }),
+  ];
 
   // Test-period columns.
   const ts: number[] = [], symbol: string[] = [], isAnomaly: boolean[] = [];
@@ -410,10 +435,12 @@ export async function runEvaluation(
         `eval: training on ${trainEvents} events (${contaminations.length} model(s) per detector)`,
       );
       for (const d of eventDetectors) d.train(contaminations, o, trainEnd);
+      for (const d of v2) d.train();
       trained = true;
       trainT += performance.now() - tt;
     }
     for (const d of eventDetectors) d.push(e, test);
+    for (const d of v2) d.push(e, test);
     baseline.push(e, test);
     if (!test) {
       trainEvents++;
@@ -566,11 +593,81 @@ export async function runEvaluation(
   };
 
   const all: DetectorResult[] = [];
+  const incidents: Record<string, IncidentReport> = {};
+  const v2Results: DetectorResult[] = [];
+  for (const d of v2) {
+    const v = d.finish();
+    const alerts = v.alerts;
+    const report = labelled
+      ? evaluateDetector(
+        stream,
+        { flagged: v.flagged, anomaly_score: v.score.map((x) => -x) },
+        alerts,
+        {
+          symbolHours,
+          toleranceMs: o.toleranceMs,
+          shadowMs: Math.max(o.toleranceMs, DEFAULT_SHADOW_MS),
+        },
+      )
+      : null;
+    if (labelled) {
+      incidents[d.name] = incidentReport(stream, v.incidents, {
+        toleranceMs: o.toleranceMs,
+        symbolHours,
+      });
+    }
+    const drivers: Record<string, number> = {};
+    for (const k of v.alertDrivers) drivers[k] = (drivers[k] ?? 0) + 1;
+    const scored = v.score.filter((x) => !Number.isNaN(x)).map((x) => -x);
+    v2Results.push({
+      detector: d.name,
+      label: d.label,
+      contamination: o.contamination,
+      model: {
+        id: d.name,
+        training_rows: trainEvents,
+        trained_from: iso(firstTs),
+        trained_to: iso(trainEnd!),
+        offset: 0,
+        holdout: null,
+      },
+      score_distribution: scored.length ? scoreDistribution(scored) : null,
+      report,
+      false_alarm_drivers: null,
+      false_positive_anatomy: labelled
+        ? falsePositiveAnatomy(stream, v.flagged, o.windowSeconds * 1000)
+        : null,
+      alerts: alerts.length,
+      alerts_per_hour: testHours > 0 ? alerts.length / testHours : null,
+      alerts_per_symbol_hour: symbolHours > 0 ? alerts.length / symbolHours : null,
+      alert_drivers: drivers,
+      incident_count: v.incidents.length,
+      top_alerts: [],
+    });
+  }
   for (const c of contaminations) {
     for (const d of [...eventDetectors, baseline]) {
       const v = d.verdicts.find((x) => x.contamination === c)!;
       all.push(measure(d.name, d.label, v));
     }
+  }
+  const main = [...v2Results, ...all.filter((r) => r.contamination === o.contamination)];
+  let summary: Record<string, SummaryEntry> | null = null;
+  if (labelled) {
+    for (const d of all.filter((r) => r.contamination === o.contamination)) {
+      const v = [...eventDetectors, baseline].find((x) => x.name === d.detector)!
+        .verdicts.find((x) => x.contamination === o.contamination)!;
+      incidents[d.detector] = incidentReport(
+        stream,
+        incidentsFromAlerts(
+          v.alerts.map((p) => ({ ts_ms: p.ts_ms, symbol: p.symbol, score: p.anomaly_score })),
+          o.gapMs,
+        ),
+        { toleranceMs: o.toleranceMs, symbolHours },
+      );
+    }
+    summary = {};
+    for (const d of main) summary[d.detector] = summaryOf(d, incidents[d.detector]);
   }
   phases.measuring = (performance.now() - tm) / 1000;
   const seconds = (performance.now() - t0) / 1000;
@@ -593,11 +690,69 @@ export async function runEvaluation(
       test_symbol_hours: symbolHours,
       injected: labelled ? injected : {},
     },
-    detectors: all.filter((r) => r.contamination === o.contamination),
+    detectors: main,
     sweep: o.sweep === null ? null : all,
+    incidents: labelled ? incidents : null,
+    summary,
     runtime: { seconds, events_per_second: events / seconds, phases },
     machine: machine(),
   };
+}
+
+/** The summary line of one detector (see {@linkcode SummaryEntry}). */
+function summaryOf(d: DetectorResult, inc: IncidentReport): SummaryEntry {
+  const rep = d.report!;
+  const within = (k: AnomalyType | "ALL", ms: number) =>
+    rep.detection[k].injected === 0
+      ? null
+      : rep.detection[k].detected_within.find((h) => h.within_ms === ms)?.rate ?? null;
+  const byType: SummaryEntry["by_type"] = {};
+  for (const [k, t] of Object.entries(rep.detection)) {
+    if (k === "ALL" || t.injected === 0) continue;
+    byType[k as AnomalyType] = {
+      within_1s: within(k as AnomalyType, 1000),
+      within_5s: within(k as AnomalyType, 5000),
+    };
+  }
+  return {
+    within_1s: within("ALL", 1000),
+    within_5s: within("ALL", 5000),
+    false_incidents_per_symbol_hour: inc.false_incidents_per_symbol_hour,
+    incident_precision: inc.incident_precision,
+    event_f1: rep.event_level.f1,
+    by_type: byType,
+  };
+}
+
+/** Mean over runs of every number in the summaries (same keys), for `summary_mean`. */
+export function meanSummary(
+  runs: readonly Record<string, SummaryEntry>[],
+): Record<string, SummaryEntry> {
+  const mean = (xs: (number | null | undefined)[]) => {
+    const v = xs.filter((x): x is number => typeof x === "number");
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  const out: Record<string, SummaryEntry> = {};
+  for (const name of Object.keys(runs[0])) {
+    const es = runs.map((r) => r[name]).filter((e) => e !== undefined);
+    const types = new Set(es.flatMap((e) => Object.keys(e.by_type)));
+    const byType: SummaryEntry["by_type"] = {};
+    for (const t of types as Set<AnomalyType>) {
+      byType[t] = {
+        within_1s: mean(es.map((e) => e.by_type[t]?.within_1s)),
+        within_5s: mean(es.map((e) => e.by_type[t]?.within_5s)),
+      };
+    }
+    out[name] = {
+      within_1s: mean(es.map((e) => e.within_1s)),
+      within_5s: mean(es.map((e) => e.within_5s)),
+      false_incidents_per_symbol_hour: mean(es.map((e) => e.false_incidents_per_symbol_hour)),
+      incident_precision: mean(es.map((e) => e.incident_precision)),
+      event_f1: mean(es.map((e) => e.event_f1)),
+      by_type: byType,
+    };
+  }
+  return out;
 }
 
 /** The headline figures of one detector in one run (what `--seeds` summarises). */
@@ -658,7 +813,14 @@ export interface SeedsResult {
   command: string;
   options: EvalOptions;
   seeds: number[];
-  runs: { seed: number; seconds: number; headlines: Headline[] }[];
+  runs: {
+    seed: number;
+    seconds: number;
+    headlines: Headline[];
+    summary: Record<string, SummaryEntry>;
+  }[];
+  /** the mean over seeds of each run's `summary` */
+  summary_mean: Record<string, SummaryEntry>;
   /** per detector, each headline figure's spread over the seeds */
   summary: { detector: string; label: string; figures: Record<string, Spread> }[];
   runtime: { seconds: number };
@@ -677,7 +839,7 @@ export async function runSeeds(
   for (const seed of seeds) {
     progress(`eval: seed ${seed} (${runs.length + 1} of ${seeds.length})`, true);
     const r = await runEvaluation({ ...o, seed }, progress, command);
-    runs.push({ seed, seconds: r.runtime.seconds, headlines: headlines(r) });
+    runs.push({ seed, seconds: r.runtime.seconds, headlines: headlines(r), summary: r.summary! });
   }
   const summary: SeedsResult["summary"] = runs[0].headlines.map((h0, k) => {
     const figures: Record<string, Spread> = {};
@@ -701,6 +863,7 @@ export async function runSeeds(
     seeds: [...seeds],
     runs,
     summary,
+    summary_mean: meanSummary(runs.map((r) => r.summary)),
     runtime: { seconds: (performance.now() - t0) / 1000 },
     machine: machine(),
   };
@@ -742,6 +905,8 @@ Measures Sentinel's detection (and the seed's method) on a labelled stream.
   --trees=N                trees per forest (200)
   --train-hours=H          start of the stream used for training (1); the rest is the test
   --tolerance=S            an alert within S seconds after a labelled event is not false (5)
+  --budget=B               ALERT_BUDGET: false incidents per symbol-hour for the v2 detectors (1)
+  --gap=S                  INCIDENT_GAP_SECONDS: alerts closer than S seconds are one incident (5)
   --sweep                  also sweep contamination over ${SWEEP_CONTAMINATIONS.join(", ")}
   --seeds=1-5              repeat on several seeds (1-5 or 1,2,7); summary of the spread
   --winsorize=K            also run Sentinel with WINSORIZE_SIGMA=K (window memory clipped at ±K std)
@@ -761,6 +926,8 @@ const FLAG_OF: Record<string, string> = {
   CONTAMINATION: "--contamination",
   N_ESTIMATORS: "--trees",
   REPLAY_SYMBOL: "--symbol",
+  ALERT_BUDGET: "--budget",
+  INCIDENT_GAP_SECONDS: "--gap",
 };
 
 /** Parses the command line into options (defaults from config.ts); throws a readable Error. */
@@ -780,6 +947,8 @@ export function parseEvalArgs(
       trees: { type: "string" },
       "train-hours": { type: "string", default: "1" },
       tolerance: { type: "string", default: String(DEFAULT_TOLERANCE_MS / 1000) },
+      budget: { type: "string" },
+      gap: { type: "string" },
       sweep: { type: "boolean", default: false },
       seeds: { type: "string" },
       winsorize: { type: "string" },
@@ -800,6 +969,8 @@ export function parseEvalArgs(
     CONTAMINATION: a.contamination,
     N_ESTIMATORS: a.trees,
     REPLAY_SYMBOL: a.symbol,
+    ALERT_BUDGET: a.budget,
+    INCIDENT_GAP_SECONDS: a.gap,
   };
   let c;
   try {
@@ -843,6 +1014,8 @@ export function parseEvalArgs(
     fileSymbol: c.replaySymbol,
     winsorize: a.winsorize === undefined ? null : positive("--winsorize", a.winsorize),
     toleranceMs: positive("--tolerance", a.tolerance) * 1000,
+    budget: c.alertBudget,
+    gapMs: c.incidentGapSeconds * 1000,
     out: a.out,
     jsonOnly: a["json-only"],
   };

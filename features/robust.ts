@@ -1,0 +1,313 @@
+/**
+ * Detection v2's features (DESIGN.md section 16): four robust z-scores that
+ * describe the *trade*, not last minute's volatility. Pure: time comes from
+ * the events.
+ *
+ * - `price_z`: the trade's ln price against the median of the last
+ *   {@linkcode RobustOptions.shortMoments} market moments (a moment = all
+ *   trades of one millisecond: hundreds of fills of one sweep are one market
+ *   moment, and a median of moments cannot be dragged by them), scaled by a
+ *   robust spread: the 90th percentile of past |deviations| ÷ 1.645 (the
+ *   normal's σ), with a floor — the larger of `minRelSpread` and the symbol's
+ *   observed tick ÷ price — so a flat market cannot turn one tick into 20σ.
+ *   Comparing with a median, not with the previous trade, is what keeps the
+ *   trade *after* a transient spike (its snap-back) from looking anomalous.
+ * - `price_z_long`: the same against the median of the last
+ *   `longSeconds` one-second closes: slow moves (a crash over seconds, a pump
+ *   over minutes) and level shifts. Seconds without trades are skipped, so a
+ *   thin pair's long horizon simply spans more time.
+ * - `volume_z`: ln(volume) against the decayed median, scaled by IQR ÷ 1.349.
+ * - `flow_z`: ln(volume traded so far in this second, less its largest
+ *   trade) against the decayed distribution of past seconds' same figure: a
+ *   burst of many ordinary trades. The largest trade is left out so that one
+ *   big trade (volume_z's job) does not flag every later trade of its second.
+ *
+ * Medians of the short rings are recomputed only when a moment or a second
+ * closes; the decayed sketches ({@linkcode DecayedQuantiles}) are O(log B).
+ *
+ * After a gap (no trade for `gapFactor` × the symbol's usual spacing, and at
+ * least `minGapMs`) the reference rings restart and the symbol is warm again
+ * only once it has `shortMoments` fresh moments: a price that wandered
+ * during an outage is not an anomaly of the first trade after it.
+ *
+ * @module
+ */
+import { type Binning, DecayedQuantiles, type DecayedQuantilesState } from "./quantiles.ts";
+
+/** The robust features of one trade (all finite; 0 where a channel is not ready). */
+export interface RobustFeatures {
+  price_z: number;
+  price_z_long: number;
+  volume_z: number;
+  flow_z: number;
+  /** false until the short price channel and the volume channel are ready */
+  robust_ready: boolean;
+}
+
+/** The robust feature names, in the order models see them. */
+export const ROBUST_FEATURE_NAMES = ["price_z", "price_z_long", "volume_z", "flow_z"] as const;
+
+/** Knobs of the robust features (defaults in {@linkcode DEFAULT_ROBUST_OPTIONS}). */
+export interface RobustOptions {
+  /** moments in the short price reference (median of) */
+  shortMoments: number;
+  /** one-second closes in the long price reference */
+  longSeconds: number;
+  /** floor of the relative price spread (e.g. 2e-5 = 0.2 bp) */
+  minRelSpread: number;
+  /** floor of the ln-volume spread */
+  minLogVolumeSpread: number;
+  /** half-lives, in observations, of the spread and volume sketches */
+  halfLifeMoments: number;
+  halfLifeSeconds: number;
+  halfLifeTrades: number;
+  /** a silence this many times the usual spacing restarts the references… */
+  gapFactor: number;
+  /** …and never less than this */
+  minGapMs: number;
+}
+
+/** Defaults: measured with `deno task eval` (docs/detection.md). */
+export const DEFAULT_ROBUST_OPTIONS: Readonly<RobustOptions> = Object.freeze({
+  shortMoments: 5,
+  longSeconds: 60,
+  minRelSpread: 2e-5,
+  minLogVolumeSpread: 0.05,
+  halfLifeMoments: 1000,
+  halfLifeSeconds: 900,
+  halfLifeTrades: 2000,
+  gapFactor: 30,
+  minGapMs: 60_000,
+});
+
+const DEV_BINS: Binning = { lo: -9, hi: 0, width: 0.01 }; // log10 |ln-price deviation|
+const VOL_BINS: Binning = { lo: -28, hi: 28, width: 0.02 }; // ln volume
+const NORMAL_Q90 = 1.6448536269514722;
+const IQR_TO_SIGMA = 1.3489795003921634;
+const MIN_DEV_OBS = 50;
+const MIN_VOL_OBS = 100;
+const MIN_FLOW_OBS = 30;
+
+/** Persisted state of one symbol's robust features (plain JSON). */
+export interface RobustState {
+  momentMs: number | null;
+  momentPrice: number;
+  shortRing: number[];
+  second: number | null;
+  secondClose: number;
+  secondVolume: number;
+  secondMax: number;
+  longRing: number[];
+  tick: number;
+  spacingMs: number;
+  dev: DecayedQuantilesState;
+  longDev: DecayedQuantilesState;
+  vol: DecayedQuantilesState;
+  flow: DecayedQuantilesState;
+}
+
+/** A fixed-capacity ring of numbers, oldest dropped first. */
+class Ring {
+  readonly values: number[] = [];
+  constructor(readonly capacity: number) {}
+  push(x: number): void {
+    this.values.push(x);
+    if (this.values.length > this.capacity) this.values.shift();
+  }
+  median(): number {
+    const s = this.values.slice().sort((a, b) => a - b);
+    const n = s.length;
+    if (n === 0) return NaN;
+    return n % 2 ? s[(n - 1) >> 1] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+  }
+}
+
+const lnVolume = (v: number) => Math.log(Math.max(v, 1e-12));
+const log10Abs = (d: number) => Math.log10(Math.max(Math.abs(d), 1e-12));
+
+/**
+ * One symbol's robust features, updated trade by trade.
+ *
+ * @example
+ * ```ts
+ * import { RobustSymbol } from "./robust.ts";
+ * const s = new RobustSymbol();
+ * let f;
+ * for (let i = 0; i < 400; i++) f = s.update(100 + (i % 2) * 0.01, 1 + (i % 3) / 10, i * 200);
+ * const spike = s.update(110, 1, 400 * 200);
+ * console.log(f!.robust_ready, spike.price_z > 50); // true true
+ * ```
+ */
+export class RobustSymbol {
+  readonly o: Readonly<RobustOptions>;
+  #momentMs: number | null = null;
+  #momentPrice = 0;
+  readonly #short: Ring;
+  #shortRef = NaN;
+  #second: number | null = null;
+  #secondClose = 0;
+  #secondVolume = 0;
+  #secondMax = 0;
+  readonly #long: Ring;
+  #longRef = NaN;
+  #tick = Infinity;
+  #spacingMs = NaN;
+  #dev: DecayedQuantiles;
+  #longDev: DecayedQuantiles;
+  #vol: DecayedQuantiles;
+  #flow: DecayedQuantiles;
+  #spread = NaN;
+  #longSpread = NaN;
+
+  constructor(options: Partial<RobustOptions> = {}) {
+    this.o = { ...DEFAULT_ROBUST_OPTIONS, ...options };
+    this.#short = new Ring(this.o.shortMoments);
+    this.#long = new Ring(this.o.longSeconds);
+    this.#dev = new DecayedQuantiles(DEV_BINS, this.o.halfLifeMoments);
+    this.#longDev = new DecayedQuantiles(DEV_BINS, this.o.halfLifeSeconds);
+    this.#vol = new DecayedQuantiles(VOL_BINS, this.o.halfLifeTrades);
+    this.#flow = new DecayedQuantiles(VOL_BINS, this.o.halfLifeSeconds);
+  }
+
+  /** The features of a trade at `price`, `volume`, `tsMs`, computed before it joins the state. */
+  update(price: number, volume: number, tsMs: number): RobustFeatures {
+    const lp = Math.log(price);
+    if (this.#momentMs !== null && tsMs !== this.#momentMs) {
+      const gap = tsMs - this.#momentMs;
+      this.#closeMoment();
+      this.#spacingMs = Number.isNaN(this.#spacingMs)
+        ? Math.max(gap, 0)
+        : 0.98 * this.#spacingMs + 0.02 * Math.max(gap, 0);
+      if (gap > Math.max(this.o.minGapMs, this.o.gapFactor * this.#spacingMs)) this.#restart();
+    }
+    const sec = Math.floor(tsMs / 1000);
+    if (this.#second !== null && sec !== this.#second) this.#closeSecond();
+    if (this.#second !== sec) {
+      this.#second = sec;
+      this.#secondVolume = 0;
+      this.#secondMax = 0;
+    }
+    if (this.#momentMs !== null) {
+      const d = Math.abs(price - Math.exp(this.#momentPrice));
+      if (d > 0 && d < this.#tick) this.#tick = d;
+    }
+    this.#momentMs = tsMs;
+    this.#momentPrice = lp;
+    this.#secondClose = lp;
+    this.#secondVolume += volume;
+    if (volume > this.#secondMax) this.#secondMax = volume;
+
+    const floor = Math.max(
+      this.o.minRelSpread,
+      Number.isFinite(this.#tick) ? this.#tick / price : 0,
+    );
+    const shortReady = this.#short.values.length >= this.o.shortMoments &&
+      this.#dev.seen >= MIN_DEV_OBS;
+    const price_z = shortReady ? (lp - this.#shortRef) / Math.max(this.#spread, floor) : 0;
+    const longReady = this.#long.values.length >= Math.min(20, this.o.longSeconds) &&
+      this.#longDev.seen >= MIN_DEV_OBS;
+    const price_z_long = longReady ? (lp - this.#longRef) / Math.max(this.#longSpread, floor) : 0;
+
+    const lv = lnVolume(volume);
+    let volume_z = 0;
+    const volReady = this.#vol.seen >= MIN_VOL_OBS;
+    if (volReady) volume_z = robustZ(this.#vol, lv, this.o.minLogVolumeSpread);
+    this.#vol.add(lv);
+    const flow_z = this.#flow.seen >= MIN_FLOW_OBS
+      ? robustZ(
+        this.#flow,
+        lnVolume(this.#secondVolume - this.#secondMax),
+        this.o.minLogVolumeSpread,
+      )
+      : 0;
+    return {
+      price_z: finite(price_z),
+      price_z_long: finite(price_z_long),
+      volume_z: finite(volume_z),
+      flow_z: finite(flow_z),
+      robust_ready: shortReady && volReady,
+    };
+  }
+
+  #closeMoment(): void {
+    const lp = this.#momentPrice;
+    if (this.#short.values.length >= this.o.shortMoments) {
+      this.#dev.add(log10Abs(lp - this.#shortRef));
+    }
+    this.#short.push(lp);
+    this.#shortRef = this.#short.median();
+    this.#spread = Math.pow(10, this.#dev.quantile(0.9)) / NORMAL_Q90;
+  }
+
+  #closeSecond(): void {
+    const lp = this.#secondClose;
+    if (this.#long.values.length >= Math.min(20, this.o.longSeconds)) {
+      this.#longDev.add(log10Abs(lp - this.#longRef));
+    }
+    this.#long.push(lp);
+    this.#longRef = this.#long.median();
+    this.#longSpread = Math.pow(10, this.#longDev.quantile(0.9)) / NORMAL_Q90;
+    if (this.#secondVolume > 0) this.#flow.add(lnVolume(this.#secondVolume - this.#secondMax));
+  }
+
+  #restart(): void {
+    this.#short.values.length = 0;
+    this.#long.values.length = 0;
+    this.#shortRef = NaN;
+    this.#longRef = NaN;
+  }
+
+  /** The state as plain JSON. */
+  toJSON(): RobustState {
+    return {
+      momentMs: this.#momentMs,
+      momentPrice: this.#momentPrice,
+      shortRing: [...this.#short.values],
+      second: this.#second,
+      secondClose: this.#secondClose,
+      secondVolume: this.#secondVolume,
+      secondMax: this.#secondMax,
+      longRing: [...this.#long.values],
+      tick: Number.isFinite(this.#tick) ? this.#tick : -1,
+      spacingMs: Number.isNaN(this.#spacingMs) ? -1 : this.#spacingMs,
+      dev: this.#dev.toJSON(),
+      longDev: this.#longDev.toJSON(),
+      vol: this.#vol.toJSON(),
+      flow: this.#flow.toJSON(),
+    };
+  }
+
+  /** Continues from a saved state (see {@linkcode RobustSymbol.toJSON}). */
+  static fromJSON(s: RobustState, options: Partial<RobustOptions> = {}): RobustSymbol {
+    const r = new RobustSymbol(options);
+    r.#momentMs = s.momentMs;
+    r.#momentPrice = s.momentPrice;
+    for (const x of s.shortRing) r.#short.push(x);
+    r.#shortRef = r.#short.median();
+    r.#second = s.second;
+    r.#secondClose = s.secondClose;
+    r.#secondVolume = s.secondVolume;
+    r.#secondMax = s.secondMax ?? 0;
+    for (const x of s.longRing) r.#long.push(x);
+    r.#longRef = r.#long.median();
+    r.#tick = s.tick > 0 ? s.tick : Infinity;
+    r.#spacingMs = s.spacingMs >= 0 ? s.spacingMs : NaN;
+    r.#dev = DecayedQuantiles.fromJSON(DEV_BINS, r.o.halfLifeMoments, s.dev);
+    r.#longDev = DecayedQuantiles.fromJSON(DEV_BINS, r.o.halfLifeSeconds, s.longDev);
+    r.#vol = DecayedQuantiles.fromJSON(VOL_BINS, r.o.halfLifeTrades, s.vol);
+    r.#flow = DecayedQuantiles.fromJSON(VOL_BINS, r.o.halfLifeSeconds, s.flow);
+    r.#spread = Math.pow(10, r.#dev.quantile(0.9)) / NORMAL_Q90;
+    r.#longSpread = Math.pow(10, r.#longDev.quantile(0.9)) / NORMAL_Q90;
+    return r;
+  }
+}
+
+function robustZ(q: DecayedQuantiles, x: number, floor: number): number {
+  const med = q.quantile(0.5);
+  const iqr = q.quantile(0.75) - q.quantile(0.25);
+  return (x - med) / Math.max(iqr / IQR_TO_SIGMA, floor);
+}
+
+function finite(x: number): number {
+  return Number.isFinite(x) ? x : 0;
+}

@@ -1,0 +1,252 @@
+/**
+ * Incidents (DESIGN.md section 16): one market event makes one incident, not
+ * fifty alerts. A small state machine per symbol: an alert opens an
+ * incident; alerts within `gapMs` of the previous one extend it; the first
+ * trade (or clock advance) more than `gapMs` after its last alert closes it.
+ * At close the incident is typed by the shape of the move:
+ *
+ * - `volume_burst`: driven by the volume channels, the price hardly moved;
+ * - `volatility_regime`: price alerts in both directions;
+ * - `level_shift`: the price stayed at least 70 % of the way to its peak;
+ * - `spike` (up) / `crash` (down): the move reverted.
+ *
+ * While open the type is provisional (the direction of the move so far).
+ * Pure: time comes from the events; ids are `SYMBOL:start_ms`, so a replay
+ * yields the same incidents.
+ *
+ * @module
+ */
+
+/** The shapes an incident is typed as. */
+export const INCIDENT_TYPES = [
+  "spike",
+  "crash",
+  "level_shift",
+  "volume_burst",
+  "volatility_regime",
+] as const;
+/** One of {@linkcode INCIDENT_TYPES}. */
+export type IncidentType = typeof INCIDENT_TYPES[number];
+
+/** An incident, open or closed. */
+export interface Incident {
+  id: string;
+  symbol: string;
+  status: "open" | "closed";
+  type: IncidentType;
+  start_ms: number;
+  /** time of the last alert */
+  end_ms: number;
+  peak_ms: number;
+  peak_severity: number;
+  /** alerts per driving channel */
+  drivers: Record<string, number>;
+  alerts: number;
+  /** trades of the symbol from the first alert to the close */
+  trades: number;
+  /** last price before the first alert */
+  ref_price: number;
+  peak_price: number;
+  last_price: number;
+  min_price: number;
+  max_price: number;
+  model_id: string;
+}
+
+/** One scored trade, as the tracker needs it. */
+export interface ScoredTrade {
+  symbol: string;
+  ts_ms: number;
+  price: number;
+  alert: boolean;
+  severity: number;
+  /** the channel that drove the verdict (e.g. `price_z`, `volume_z`) */
+  driver: string;
+  /** signed short-horizon price z (for the direction of price alerts) */
+  price_z: number;
+  model_id: string;
+}
+
+/** A change to report (KV, SSE, webhooks, the terminal). */
+export interface IncidentChange {
+  kind: "opened" | "updated" | "closed";
+  incident: Incident;
+}
+
+interface Open {
+  inc: Incident;
+  up: number;
+  down: number;
+}
+
+/** Persisted state (plain JSON). */
+export interface IncidentTrackerState {
+  open: Record<string, { inc: Incident; up: number; down: number }>;
+  lastPrice: Record<string, number>;
+}
+
+const VOLUME_DRIVERS = new Set(["volume_z", "flow_z"]);
+
+/**
+ * Groups alerts into incidents.
+ *
+ * @example
+ * ```ts
+ * import { IncidentTracker } from "./incidents.ts";
+ * const t = new IncidentTracker({ gapMs: 5000 });
+ * const trade = (ts_ms: number, price: number, alert: boolean) => ({
+ *   symbol: "BTC-USDT", ts_ms, price, alert, severity: alert ? 0.9 : 0.1,
+ *   driver: "price_z", price_z: alert ? 20 : 0, model_id: "m",
+ * });
+ * t.observe(trade(0, 100, false));
+ * t.observe(trade(1000, 110, true));   // opens
+ * t.observe(trade(2000, 109, true));   // extends
+ * const [closed] = t.observe(trade(9000, 100, false)).filter((c) => c.kind === "closed");
+ * console.log(closed.incident.alerts, closed.incident.type); // 2 "spike"
+ * ```
+ */
+export class IncidentTracker {
+  readonly gapMs: number;
+  #open = new Map<string, Open>();
+  #lastPrice = new Map<string, number>();
+
+  constructor(o: { gapMs: number }) {
+    if (!(o.gapMs > 0)) throw new RangeError(`gapMs must be > 0, got ${o.gapMs}`);
+    this.gapMs = o.gapMs;
+  }
+
+  /** Incidents open now. */
+  open(): Incident[] {
+    return [...this.#open.values()].map((o) => ({ ...o.inc }));
+  }
+
+  /** Feeds one scored trade; returns what changed. */
+  observe(t: ScoredTrade): IncidentChange[] {
+    const out: IncidentChange[] = [];
+    const o = this.#open.get(t.symbol);
+    if (o && t.ts_ms - o.inc.end_ms > this.gapMs) {
+      out.push(this.#close(t.symbol, o));
+    }
+    const cur = this.#open.get(t.symbol);
+    if (t.alert) {
+      if (!cur) {
+        const ref = this.#lastPrice.get(t.symbol) ?? t.price;
+        const inc: Incident = {
+          id: `${t.symbol}:${t.ts_ms}`,
+          symbol: t.symbol,
+          status: "open",
+          type: "spike",
+          start_ms: t.ts_ms,
+          end_ms: t.ts_ms,
+          peak_ms: t.ts_ms,
+          peak_severity: t.severity,
+          drivers: { [t.driver]: 1 },
+          alerts: 1,
+          trades: 1,
+          ref_price: ref,
+          peak_price: t.price,
+          last_price: t.price,
+          min_price: t.price,
+          max_price: t.price,
+          model_id: t.model_id,
+        };
+        const n: Open = { inc, up: 0, down: 0 };
+        this.#count(n, t);
+        inc.type = typeOf(n, false);
+        this.#open.set(t.symbol, n);
+        out.push({ kind: "opened", incident: { ...inc, drivers: { ...inc.drivers } } });
+      } else {
+        const inc = cur.inc;
+        const before = inc.type;
+        const grew = t.severity > inc.peak_severity;
+        inc.end_ms = t.ts_ms;
+        inc.alerts++;
+        inc.trades++;
+        inc.drivers[t.driver] = (inc.drivers[t.driver] ?? 0) + 1;
+        this.#extend(inc, t.price);
+        if (grew) {
+          inc.peak_severity = t.severity;
+          inc.peak_ms = t.ts_ms;
+        }
+        this.#count(cur, t);
+        if (
+          Math.abs(Math.log(t.price / inc.ref_price)) >
+            Math.abs(Math.log(inc.peak_price / inc.ref_price))
+        ) {
+          inc.peak_price = t.price;
+        }
+        inc.type = typeOf(cur, false);
+        if (grew || inc.type !== before) {
+          out.push({ kind: "updated", incident: { ...inc, drivers: { ...inc.drivers } } });
+        }
+      }
+    } else if (cur) {
+      cur.inc.trades++;
+      this.#extend(cur.inc, t.price);
+    }
+    this.#lastPrice.set(t.symbol, t.price);
+    return out;
+  }
+
+  /** Closes every incident whose last alert is more than `gapMs` before `nowMs`. */
+  advance(nowMs: number): IncidentChange[] {
+    const out: IncidentChange[] = [];
+    for (const [symbol, o] of this.#open) {
+      if (nowMs - o.inc.end_ms > this.gapMs) out.push(this.#close(symbol, o));
+    }
+    return out;
+  }
+
+  #extend(inc: Incident, price: number): void {
+    inc.last_price = price;
+    if (price < inc.min_price) inc.min_price = price;
+    if (price > inc.max_price) inc.max_price = price;
+  }
+
+  #count(o: Open, t: ScoredTrade): void {
+    if (VOLUME_DRIVERS.has(t.driver)) return;
+    if (t.price_z > 0) o.up++;
+    else if (t.price_z < 0) o.down++;
+  }
+
+  #close(symbol: string, o: Open): IncidentChange {
+    this.#open.delete(symbol);
+    o.inc.status = "closed";
+    o.inc.type = typeOf(o, true);
+    return { kind: "closed", incident: { ...o.inc, drivers: { ...o.inc.drivers } } };
+  }
+
+  /** The tracker as plain JSON. */
+  toJSON(): IncidentTrackerState {
+    return {
+      open: Object.fromEntries(
+        [...this.#open].map(([s, o]) => [s, { inc: o.inc, up: o.up, down: o.down }]),
+      ),
+      lastPrice: Object.fromEntries(this.#lastPrice),
+    };
+  }
+
+  /** A tracker continuing from {@linkcode IncidentTracker.toJSON}'s output. */
+  static fromJSON(o: { gapMs: number }, s: IncidentTrackerState): IncidentTracker {
+    const t = new IncidentTracker(o);
+    for (const [sym, v] of Object.entries(s.open ?? {})) {
+      t.#open.set(sym, { ...v, inc: { ...v.inc } });
+    }
+    for (const [sym, p] of Object.entries(s.lastPrice ?? {})) t.#lastPrice.set(sym, p);
+    return t;
+  }
+}
+
+function typeOf(o: Open, final: boolean): IncidentType {
+  const inc = o.inc;
+  const priceAlerts = o.up + o.down;
+  const volumeAlerts = inc.alerts - priceAlerts;
+  const move = Math.log(inc.peak_price / inc.ref_price);
+  if (priceAlerts === 0 && volumeAlerts > 0) return "volume_burst";
+  if (o.up >= 2 && o.down >= 2) return "volatility_regime";
+  if (final && move !== 0) {
+    const after = Math.log(inc.last_price / inc.ref_price);
+    if (after / move >= 0.7) return "level_shift";
+  }
+  return move >= 0 ? "spike" : "crash";
+}
