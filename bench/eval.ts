@@ -408,6 +408,20 @@ export async function runEvaluation(
   const baseline = new WindowDetector(o);
   const v2: V2Detector[] = [
     new SentinelV2({ budget: o.budget, gapMs: o.gapMs }),
+    new SentinelV2({
+      budget: o.budget,
+      gapMs: o.gapMs,
+      model: "hst",
+      name: "sentinel_v2_hst",
+      label: "Sentinel v2, MODEL=hst (Half-Space Trees, online)",
+    }),
+    new SentinelV2({
+      budget: o.budget,
+      gapMs: o.gapMs,
+      model: "combo",
+      name: "sentinel_v2_combo",
+      label: "Sentinel v2, MODEL=combo (robust channels + HST)",
+    }),
     new RuleBaseline({ budget: o.budget, gapMs: o.gapMs }),
   ];
 

@@ -22,7 +22,12 @@ import type { AnomalyType, MarketEvent } from "../lib/contracts.ts";
 import { eventTimeMs } from "../lib/contracts.ts";
 import { RobustSymbol } from "../features/robust.ts";
 import { type Calibration } from "../model/calibration.ts";
-import { channelScores, fitRobustCalibration, judge } from "../model/detector.ts";
+import {
+  type DetectionModel,
+  fitRobustCalibration,
+  judgeScores,
+  SymbolScorer,
+} from "../model/detector.ts";
 import { type Incident, IncidentTracker } from "../model/incidents.ts";
 import type { Alert, LabelledStream } from "../model/evaluate.ts";
 
@@ -59,6 +64,7 @@ export class SentinelV2 implements V2Detector {
   readonly name: string;
   readonly label: string;
   #symbols = new Map<string, RobustSymbol>();
+  #scorers = new Map<string, SymbolScorer>();
   #train: { symbol: string; ts_ms: number; scores: number[] }[] = [];
   #cal: Calibration | null = null;
   #tracker: IncidentTracker;
@@ -69,6 +75,7 @@ export class SentinelV2 implements V2Detector {
     readonly o: {
       budget: number;
       gapMs: number;
+      model?: DetectionModel;
       shares?: Record<string, number>;
       name?: string;
       label?: string;
@@ -84,13 +91,14 @@ export class SentinelV2 implements V2Detector {
     if (!s) this.#symbols.set(e.symbol, s = new RobustSymbol());
     const ts = eventTimeMs(e);
     const f = s.update(e.price, e.volume, ts);
+    let sc = this.#scorers.get(e.symbol);
+    if (!sc) this.#scorers.set(e.symbol, sc = new SymbolScorer(this.o.model ?? "robust"));
+    const scores = sc.scores(f);
     if (!test) {
-      if (f.robust_ready) {
-        this.#train.push({ symbol: e.symbol, ts_ms: ts, scores: channelScores(f) });
-      }
+      if (f.robust_ready) this.#train.push({ symbol: e.symbol, ts_ms: ts, scores });
       return;
     }
-    const v = judge(this.#cal!, e.symbol, f);
+    const v = judgeScores(this.#cal!, e.symbol, scores);
     this.#v.flagged.push(v.alert);
     this.#v.score.push(f.robust_ready ? v.severity : NaN);
     if (v.alert) {
@@ -113,7 +121,11 @@ export class SentinelV2 implements V2Detector {
   }
 
   train(): void {
-    this.#cal = fitRobustCalibration(this.#train, { budget: this.o.budget, shares: this.o.shares });
+    this.#cal = fitRobustCalibration(this.#train, {
+      budget: this.o.budget,
+      model: this.o.model,
+      shares: this.o.shares,
+    });
     this.#train = [];
   }
 

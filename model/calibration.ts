@@ -81,8 +81,11 @@ export interface CalibrationOptions {
   budget: number;
   /** a symbol needs this many seconds with trades for its own tails */
   minSeconds?: number;
-  /** largest per-second maxima used for the exponential tail */
-  tailPoints?: number;
+  /**
+   * least β of a channel's exponential tail (default 1, right for z²/2 scores;
+   * a bounded score such as Half-Space Trees' mass needs a lower one)
+   */
+  betaFloor?: Readonly<Record<string, number>>;
 }
 
 const GRID = 200;
@@ -97,7 +100,7 @@ const GRID = 200;
  * stream has them in 5 % of its seconds), and a tail fitted on them would
  * put the threshold beyond every anomaly.
  */
-export function fitTail(maxima: readonly number[], _tailPoints = 50): ChannelTail {
+export function fitTail(maxima: readonly number[], betaFloor = 1): ChannelTail {
   const s = maxima.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   const n = s.length;
   if (n === 0) return { scores: [0], p: [1], u: 0, pu: 1, beta: 1, seconds: 0 };
@@ -112,7 +115,7 @@ export function fitTail(maxima: readonly number[], _tailPoints = 50): ChannelTai
   const u = at(0.9);
   // β is at least 1, the asymptotic mean excess of a Gaussian z²/2: a one-sided
   // channel's body (half its seconds at 0) would otherwise extrapolate too thin a tail.
-  const beta = Math.max((u - at(0.7)) / Math.log(3), 1);
+  const beta = Math.max((u - at(0.7)) / Math.log(3), betaFloor, 1e-6);
   return { scores, p, u, pu: 0.1, beta, seconds: n };
 }
 
@@ -205,7 +208,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
     pooledHours += Math.max((s.last - s.first) / 3_600_000, 1 / 60);
   }
   const pooledTails = (): Record<string, ChannelTail> =>
-    Object.fromEntries(o.channels.map((ch, c) => [ch, fitTail(pooled[c])]));
+    Object.fromEntries(o.channels.map((ch, c) => [ch, fitTail(pooled[c], o.betaFloor?.[ch] ?? 1)]));
   const pooledCal = (secondsPerHour: number): SymbolCalibration => ({
     tails: pooledTails(),
     secondsPerHour,
@@ -219,7 +222,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
     symbols[symbol] = seconds >= minSeconds
       ? {
         tails: Object.fromEntries(
-          o.channels.map((ch, c) => [ch, fitTail(s.maxima[c], o.tailPoints)]),
+          o.channels.map((ch, c) => [ch, fitTail(s.maxima[c], o.betaFloor?.[ch] ?? 1)]),
         ),
         secondsPerHour,
         pooled: false,

@@ -11,6 +11,7 @@
  * @module
  */
 import type { RobustFeatures } from "../features/robust.ts";
+import { HalfSpaceTrees, type HstOptions, type HstState, squash } from "./hst.ts";
 import {
   type Calibration,
   type CalibrationOptions,
@@ -60,14 +61,22 @@ export function channelScores(f: RobustFeatures): number[] {
   ];
 }
 
-/** Fits the calibration of the robust channels on training trades. */
+/** Fits the calibration of a model's channels (default: the robust ones) on training trades. */
 export function fitRobustCalibration(
   events: Iterable<ScoredEvent>,
-  o: { budget: number; shares?: Readonly<Record<string, number>>; minSeconds?: number },
+  o: {
+    budget: number;
+    model?: DetectionModel;
+    shares?: Readonly<Record<string, number>>;
+    minSeconds?: number;
+  },
 ): Calibration {
+  const model = o.model ?? "robust";
   const opts: CalibrationOptions = {
-    channels: CHANNELS,
-    shares: o.shares ?? DEFAULT_SHARES,
+    channels: modelChannels(model),
+    shares: o.shares ?? modelShares(model),
+    // HST's score −ln(mass share) is bounded by its depth: its tail is fitted, not floored.
+    betaFloor: { hst: 0 },
     budget: o.budget,
     minSeconds: o.minSeconds,
   };
@@ -85,5 +94,109 @@ export function judge(cal: Calibration, symbol: string, f: RobustFeatures): Chan
     return { alert: false, severity: 0, driver: 0, p: 1, driverName: cal.channels[0] };
   }
   const v = verdict(cal, symbol, channelScores(f));
+  return { ...v, driverName: cal.channels[v.driver] };
+}
+
+/**
+ * The detection models (MODEL): `robust` — the four calibrated channels;
+ * `hst` — Half-Space Trees, learning online on every trade of the symbol,
+ * as one calibrated channel; `combo` — both, the budget split between them.
+ * (`iforest` is the seed-compatible forest on the seed's five features, with
+ * CONTAMINATION; it is served by model/bundle.ts, not here.)
+ */
+export const MODELS = ["robust", "hst", "combo"] as const;
+/** One of {@linkcode MODELS}. */
+export type DetectionModel = typeof MODELS[number];
+
+/** The channels a model scores, in order. */
+export function modelChannels(model: DetectionModel): string[] {
+  if (model === "robust") return [...CHANNELS];
+  if (model === "hst") return ["hst"];
+  return [...CHANNELS, "hst"];
+}
+
+/** The default budget shares of a model's channels. */
+export function modelShares(model: DetectionModel): Record<string, number> {
+  if (model === "robust") return { ...DEFAULT_SHARES };
+  if (model === "hst") return { hst: 1 };
+  const out: Record<string, number> = {};
+  for (const c of CHANNELS) out[c] = DEFAULT_SHARES[c] * 0.8;
+  out.hst = 0.2;
+  return out;
+}
+
+/** Half-Space Trees settings per symbol: small enough to checkpoint with each batch. */
+export const HST_OPTIONS: Readonly<HstOptions> = Object.freeze({
+  dims: 4,
+  trees: 15,
+  depth: 6,
+  windowSize: 250,
+  seed: 7,
+});
+
+/** Persisted state of a {@linkcode SymbolScorer}. */
+export interface SymbolScorerState {
+  hst: HstState | null;
+}
+
+/**
+ * One symbol's scores stage: robust features → channel scores of the model,
+ * learning online where the model does (HST scores an event, then learns it).
+ *
+ * @example
+ * ```ts
+ * import { SymbolScorer } from "./detector.ts";
+ * const s = new SymbolScorer("combo");
+ * const f = { price_z: 0.3, price_z_long: 0.1, volume_z: 0.5, flow_z: 0, robust_ready: true };
+ * console.log(s.scores(f).length); // 5: four robust channels and HST
+ * ```
+ */
+export class SymbolScorer {
+  readonly model: DetectionModel;
+  #hst: HalfSpaceTrees | null;
+  readonly #x = new Float64Array(4);
+
+  constructor(model: DetectionModel, state?: SymbolScorerState) {
+    this.model = model;
+    this.#hst = model === "robust"
+      ? null
+      : state?.hst
+      ? HalfSpaceTrees.fromJSON(HST_OPTIONS, state.hst)
+      : new HalfSpaceTrees(HST_OPTIONS);
+  }
+
+  /** Channel scores of {@linkcode modelChannels}(model); NaN while not ready. */
+  scores(f: RobustFeatures): number[] {
+    const robust = channelScores(f);
+    if (this.#hst === null) return robust;
+    let h = NaN;
+    if (f.robust_ready) {
+      this.#x[0] = squash(f.price_z);
+      this.#x[1] = squash(f.price_z_long);
+      this.#x[2] = squash(f.volume_z);
+      this.#x[3] = squash(f.flow_z);
+      const a = this.#hst.score(this.#x);
+      this.#hst.learn(this.#x);
+      h = -Math.log(Math.max(1 - a, 1e-12));
+    }
+    return this.model === "hst" ? [h] : [...robust, h];
+  }
+
+  /** State as plain JSON. */
+  toJSON(): SymbolScorerState {
+    return { hst: this.#hst?.toJSON() ?? null };
+  }
+}
+
+/** The calibrated verdict on a trade's channel scores, with the driver's name. */
+export function judgeScores(
+  cal: Calibration,
+  symbol: string,
+  scores: readonly number[],
+): ChannelVerdict {
+  if (scores.every((x) => Number.isNaN(x))) {
+    return { alert: false, severity: 0, driver: 0, p: 1, driverName: cal.channels[0] };
+  }
+  const v = verdict(cal, symbol, scores);
   return { ...v, driverName: cal.channels[v.driver] };
 }
