@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { eventTimeMs, type FeatureRow, type MarketEvent } from "../lib/contracts.ts";
 import { checkWindowOptions, type Moments, PaneRing, PaneRingState, sampleStd } from "./window.ts";
+import { type RobustState, RobustSymbol } from "./robust.ts";
 
 /** Options of a {@linkcode FeatureEngine}, both required (config.ts owns the defaults). */
 export interface FeatureEngineOptions {
@@ -35,6 +36,8 @@ export interface FeatureEngineOptions {
 export type FeatureState = PaneRingState & {
   /** Price of the last event processed for the symbol, null before the first. */
   lastPrice: number | null;
+  /** detection v2's robust features (absent in states saved before them: they start fresh) */
+  robust?: RobustState;
 };
 
 /** Schema of {@linkcode FeatureState}, used when state comes back from storage. */
@@ -42,6 +45,9 @@ export const FeatureState = PaneRingState.and(z.object({
   lastPrice: z.number().refine((p) => Number.isFinite(p) && p > 0, {
     message: "lastPrice must be a positive finite number",
   }).nullable(),
+  robust: z.custom<RobustState>((v) =>
+    typeof v === "object" && v !== null && Array.isArray((v as RobustState).shortRing)
+  ).optional(),
 }));
 
 /** The whole engine as plain JSON: its options and every symbol's state. */
@@ -69,7 +75,7 @@ const FeatureEngineStateSchema = z.object({
 /** Per-symbol working state: the ring and the last price. */
 class SymbolWindow {
   lastPrice: number | null = null;
-  constructor(readonly ring: PaneRing) {}
+  constructor(readonly ring: PaneRing, readonly robust: RobustSymbol) {}
 }
 
 /**
@@ -130,7 +136,7 @@ export class FeatureEngine {
   update(e: MarketEvent): FeatureRow {
     let sym = this.#symbols.get(e.symbol);
     if (sym === undefined) {
-      sym = new SymbolWindow(new PaneRing(this.windowSeconds));
+      sym = new SymbolWindow(new PaneRing(this.windowSeconds), new RobustSymbol());
       this.#symbols.set(e.symbol, sym);
     }
     const ts = eventTimeMs(e);
@@ -155,6 +161,12 @@ export class FeatureEngine {
     };
     if (e.trade_id !== undefined) row.trade_id = e.trade_id;
     if (e.source !== undefined) row.source = e.source;
+    const rf = sym.robust.update(e.price, e.volume, ts);
+    row.price_z = rf.price_z;
+    row.price_z_long = rf.price_z_long;
+    row.volume_z = rf.volume_z;
+    row.flow_z = rf.flow_z;
+    row.robust_ready = rf.robust_ready;
     const k = this.winsorizeSigma;
     if (k !== null && n >= this.minWindowEvents) {
       // The row above saw the raw event; the window remembers it clipped.
@@ -182,7 +194,7 @@ export class FeatureEngine {
   symbolState(symbol: string): FeatureState | undefined {
     const sym = this.#symbols.get(symbol);
     if (sym === undefined) return undefined;
-    return { ...sym.ring.toJSON(), lastPrice: sym.lastPrice };
+    return { ...sym.ring.toJSON(), lastPrice: sym.lastPrice, robust: sym.robust.toJSON() };
   }
 
   /**
@@ -197,7 +209,10 @@ export class FeatureEngine {
         `state of ${symbol} has windowSeconds ${s.windowSeconds}, engine has ${this.windowSeconds}`,
       );
     }
-    const sym = new SymbolWindow(PaneRing.fromJSON(s));
+    const sym = new SymbolWindow(
+      PaneRing.fromJSON(s),
+      s.robust ? RobustSymbol.fromJSON(s.robust) : new RobustSymbol(),
+    );
     sym.lastPrice = s.lastPrice;
     this.#symbols.set(symbol, sym);
   }

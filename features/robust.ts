@@ -16,14 +16,14 @@
  *   `longSeconds` one-second closes: slow moves (a crash over seconds, a pump
  *   over minutes) and level shifts. Seconds without trades are skipped, so a
  *   thin pair's long horizon simply spans more time.
- * - `volume_z`: ln(volume) against the decayed median, scaled by IQR ÷ 1.349.
+ * - `volume_z`: ln(volume) against the median of the last `volumeTrades` trades, scaled by IQR ÷ 1.349.
  * - `flow_z`: ln(volume traded so far in this second, less its largest
- *   trade) against the decayed distribution of past seconds' same figure: a
+ *   trade) against the distribution of past seconds' same figure: a
  *   burst of many ordinary trades. The largest trade is left out so that one
  *   big trade (volume_z's job) does not flag every later trade of its second.
  *
  * Medians of the short rings are recomputed only when a moment or a second
- * closes; the decayed sketches ({@linkcode DecayedQuantiles}) are O(log B).
+ * closes; the sliding sketches ({@linkcode SlidingQuantiles}) are O(log B).
  *
  * After a gap (no trade for `gapFactor` × the symbol's usual spacing, and at
  * least `minGapMs`) the reference rings restart and the symbol is warm again
@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { type Binning, DecayedQuantiles, type DecayedQuantilesState } from "./quantiles.ts";
+import { type Binning, SlidingQuantiles, type SlidingQuantilesState } from "./quantiles.ts";
 
 /** The robust features of one trade (all finite; 0 where a channel is not ready). */
 export interface RobustFeatures {
@@ -57,10 +57,10 @@ export interface RobustOptions {
   minRelSpread: number;
   /** floor of the ln-volume spread */
   minLogVolumeSpread: number;
-  /** half-lives, in observations, of the spread and volume sketches */
-  halfLifeMoments: number;
-  halfLifeSeconds: number;
-  halfLifeTrades: number;
+  /** windows, in observations, of the spread and volume sketches */
+  spreadMoments: number;
+  spreadSeconds: number;
+  volumeTrades: number;
   /** a silence this many times the usual spacing restarts the references… */
   gapFactor: number;
   /** …and never less than this */
@@ -73,9 +73,9 @@ export const DEFAULT_ROBUST_OPTIONS: Readonly<RobustOptions> = Object.freeze({
   longSeconds: 60,
   minRelSpread: 2e-5,
   minLogVolumeSpread: 0.05,
-  halfLifeMoments: 1000,
-  halfLifeSeconds: 900,
-  halfLifeTrades: 2000,
+  spreadMoments: 1000,
+  spreadSeconds: 900,
+  volumeTrades: 2000,
   gapFactor: 30,
   minGapMs: 60_000,
 });
@@ -100,10 +100,10 @@ export interface RobustState {
   longRing: number[];
   tick: number;
   spacingMs: number;
-  dev: DecayedQuantilesState;
-  longDev: DecayedQuantilesState;
-  vol: DecayedQuantilesState;
-  flow: DecayedQuantilesState;
+  dev: SlidingQuantilesState;
+  longDev: SlidingQuantilesState;
+  vol: SlidingQuantilesState;
+  flow: SlidingQuantilesState;
 }
 
 /** A fixed-capacity ring of numbers, oldest dropped first. */
@@ -152,10 +152,10 @@ export class RobustSymbol {
   #longRef = NaN;
   #tick = Infinity;
   #spacingMs = NaN;
-  #dev: DecayedQuantiles;
-  #longDev: DecayedQuantiles;
-  #vol: DecayedQuantiles;
-  #flow: DecayedQuantiles;
+  #dev: SlidingQuantiles;
+  #longDev: SlidingQuantiles;
+  #vol: SlidingQuantiles;
+  #flow: SlidingQuantiles;
   #spread = NaN;
   #longSpread = NaN;
 
@@ -163,10 +163,10 @@ export class RobustSymbol {
     this.o = { ...DEFAULT_ROBUST_OPTIONS, ...options };
     this.#short = new Ring(this.o.shortMoments);
     this.#long = new Ring(this.o.longSeconds);
-    this.#dev = new DecayedQuantiles(DEV_BINS, this.o.halfLifeMoments);
-    this.#longDev = new DecayedQuantiles(DEV_BINS, this.o.halfLifeSeconds);
-    this.#vol = new DecayedQuantiles(VOL_BINS, this.o.halfLifeTrades);
-    this.#flow = new DecayedQuantiles(VOL_BINS, this.o.halfLifeSeconds);
+    this.#dev = new SlidingQuantiles(DEV_BINS, this.o.spreadMoments);
+    this.#longDev = new SlidingQuantiles(DEV_BINS, this.o.spreadSeconds);
+    this.#vol = new SlidingQuantiles(VOL_BINS, this.o.volumeTrades);
+    this.#flow = new SlidingQuantiles(VOL_BINS, this.o.spreadSeconds);
   }
 
   /** The features of a trade at `price`, `volume`, `tsMs`, computed before it joins the state. */
@@ -292,17 +292,17 @@ export class RobustSymbol {
     r.#longRef = r.#long.median();
     r.#tick = s.tick > 0 ? s.tick : Infinity;
     r.#spacingMs = s.spacingMs >= 0 ? s.spacingMs : NaN;
-    r.#dev = DecayedQuantiles.fromJSON(DEV_BINS, r.o.halfLifeMoments, s.dev);
-    r.#longDev = DecayedQuantiles.fromJSON(DEV_BINS, r.o.halfLifeSeconds, s.longDev);
-    r.#vol = DecayedQuantiles.fromJSON(VOL_BINS, r.o.halfLifeTrades, s.vol);
-    r.#flow = DecayedQuantiles.fromJSON(VOL_BINS, r.o.halfLifeSeconds, s.flow);
+    r.#dev = SlidingQuantiles.fromJSON(DEV_BINS, r.o.spreadMoments, s.dev);
+    r.#longDev = SlidingQuantiles.fromJSON(DEV_BINS, r.o.spreadSeconds, s.longDev);
+    r.#vol = SlidingQuantiles.fromJSON(VOL_BINS, r.o.volumeTrades, s.vol);
+    r.#flow = SlidingQuantiles.fromJSON(VOL_BINS, r.o.spreadSeconds, s.flow);
     r.#spread = Math.pow(10, r.#dev.quantile(0.9)) / NORMAL_Q90;
     r.#longSpread = Math.pow(10, r.#longDev.quantile(0.9)) / NORMAL_Q90;
     return r;
   }
 }
 
-function robustZ(q: DecayedQuantiles, x: number, floor: number): number {
+function robustZ(q: SlidingQuantiles, x: number, floor: number): number {
   const med = q.quantile(0.5);
   const iqr = q.quantile(0.75) - q.quantile(0.25);
   return (x - med) / Math.max(iqr / IQR_TO_SIGMA, floor);

@@ -126,6 +126,21 @@ export const FeatureVector = z.object({
 export type FeatureVector = z.infer<typeof FeatureVector>;
 
 /**
+ * Detection v2's robust features (features/robust.ts), carried by rows and
+ * predictions when the worker computed them: the trade against a robust
+ * recent reference, not the last minute's spread.
+ */
+export const RobustFields = z.object({
+  price_z: finite("price_z"),
+  price_z_long: finite("price_z_long"),
+  volume_z: finite("volume_z"),
+  flow_z: finite("flow_z"),
+  robust_ready: z.boolean(),
+});
+/** Detection v2's robust features. */
+export type RobustFields = z.infer<typeof RobustFields>;
+
+/**
  * One event's features (DESIGN.md section 5). `warm_up` rows (window smaller
  * than MIN_WINDOW_EVENTS) are kept for visibility but never scored or trained on.
  * `price` and `volume` ride along so alerts can say what happened.
@@ -141,7 +156,7 @@ export const FeatureRow = FeatureVector.extend({
   anomaly_type: z.enum(ANOMALY_TYPES).nullable(),
   trade_id: z.number().int().nonnegative().optional(),
   source: z.string().max(32).optional(),
-});
+}).extend(RobustFields.partial().shape);
 /** One event's features. */
 export type FeatureRow = z.infer<typeof FeatureRow>;
 
@@ -174,6 +189,8 @@ export const Prediction = FeatureVector.extend({
   label: z.boolean().nullable(),
   trade_id: z.number().int().nonnegative().optional(),
   source: z.string().max(32).optional(),
-});
+  /** detection v2: the channel that drove the verdict (e.g. `price_z`, `volume_z`) */
+  driver: z.string().max(32).optional(),
+}).extend(RobustFields.partial().shape);
 /** A scored row. */
 export type Prediction = z.infer<typeof Prediction>;
