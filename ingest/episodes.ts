@@ -19,18 +19,11 @@
  *
  * @module
  */
-import type { AnomalyType } from "../lib/contracts.ts";
+import { ANOMALY_TYPES, type AnomalyType } from "../lib/contracts.ts";
 import type { Random } from "../lib/random.ts";
 
-/** The episode kinds, in {@linkcode ANOMALY_TYPES} order. */
-export const EPISODE_TYPES = [
-  "PRICE_SPIKE",
-  "VOLUME_SPIKE",
-  "FLASH_CRASH",
-  "LEVEL_SHIFT",
-  "VOLUME_BURST",
-  "PUMP_AND_DUMP",
-] as const satisfies readonly AnomalyType[];
+/** The episode kinds: every anomaly type (the seed's three included), in the contract's order. */
+export const EPISODE_TYPES = ANOMALY_TYPES;
 
 /** Default relative frequency of each type. */
 export const DEFAULT_EPISODE_WEIGHTS: Readonly<Record<AnomalyType, number>> = {
