@@ -10,10 +10,11 @@
  *
  * @module
  */
-import type { MarketEvent } from "../lib/contracts.ts";
+import { z } from "zod";
+import { ANOMALY_TYPES, describeZodError, type MarketEvent } from "../lib/contracts.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import { liveEvents, simulatedEvents, Simulator, type SimulatorState } from "./simulator.ts";
-import { Market, type MarketState } from "./market.ts";
+import { Market, type MarketOptions, type MarketState } from "./market.ts";
 import type { SimEpisodeSettings } from "./episodes.ts";
 import { type MarketProfile, SIM_PROFILES, type SimProfile, tradesPerSecond } from "./profiles.ts";
 
@@ -105,6 +106,69 @@ export async function* liveMarketEvents(
   }
 }
 
+const finite = z.number().refine(Number.isFinite, { message: "must be finite" });
+const uint32 = z.number().int().min(0).max(0xffffffff);
+
+/** The shape of a saved {@linkcode MarketState} (it comes back from KV after a restart). */
+const SavedMarket = z.object({
+  profile: z.enum(["realistic", "busy", "thin"]),
+  random: z.object({ s: z.tuple([uint32, uint32, uint32, uint32]), spare: finite.nullable() }),
+  current: z.number().int().min(-1),
+  nextEpisodeId: z.number().int().min(1),
+  symbols: z.record(
+    z.string(),
+    z.object({
+      logPrice: finite,
+      t: finite,
+      lastT: finite,
+      excitation: finite.nonnegative(),
+      volatile: z.boolean(),
+      regimeUntil: finite,
+      episode: z.object({
+        id: z.number().int().min(1),
+        type: z.enum(ANOMALY_TYPES),
+        start: finite,
+        end: finite,
+        size: finite,
+        phase: finite,
+        keep: finite,
+        rateFactor: finite.positive(),
+        volumeFactor: finite.positive(),
+        buyShare: finite.min(0).max(1),
+      }).nullable(),
+      quietSince: finite,
+      pending: z.number().int().nonnegative(),
+      fill: z.number().int().nonnegative(),
+      level: z.number().int(),
+      buy: z.boolean(),
+      volumeFactor: finite.positive(),
+      rateFactor: finite.positive(),
+      episodeId: z.number().int().nonnegative(),
+      episodeType: z.enum(ANOMALY_TYPES).nullable(),
+      lastPrice: finite.positive().nullable(),
+      tradeId: z.number().int().nonnegative(),
+    }),
+  ),
+});
+
+/** `saved` continued, or a fresh market and why the saved one could not be. */
+function restoreMarket(
+  opts: MarketOptions,
+  saved: unknown,
+): { market: Market; unreadable: string | null } {
+  try {
+    const parsed = SavedMarket.safeParse(saved);
+    if (!parsed.success) throw new Error(describeZodError(parsed.error));
+    return { market: Market.fromJSON(opts, parsed.data as MarketState), unreadable: null };
+  } catch (e) {
+    return {
+      market: new Market(opts),
+      unreadable: `the saved market is unreadable (${(e as Error).message}); ` +
+        `starting a fresh ${opts.profile} market`,
+    };
+  }
+}
+
 /** The saved state of a live simulation: the seed simulator's, or a market's. */
 export type SimulationState = SimulatorState | MarketState;
 
@@ -171,10 +235,12 @@ export function openSimulation(
   }
   const profile: MarketProfile = o.profile;
   const opts = { ...o, profile };
-  const market = usable ? Market.fromJSON(opts, saved as MarketState) : new Market(opts);
+  const { market, unreadable } = usable
+    ? restoreMarket(opts, saved)
+    : { market: new Market(opts), unreadable: null };
   return {
-    restored: usable,
-    note,
+    restored: usable && unreadable === null,
+    note: note ?? unreadable,
     simulation: {
       profile,
       *backfill(startMs, endMs) {

@@ -349,3 +349,32 @@ Deno.test("simulate: openSimulation restores its own profile's state and refuses
     ...simulateEvents({ ...base, profile: "realistic", startMs: T0, endMs: T0 + 120_000 }),
   ]);
 });
+
+Deno.test("simulate: a saved market that does not parse, or does not fit the symbols, gives a fresh market and says why", () => {
+  const base = {
+    profile: "busy" as const,
+    seed: 3,
+    symbols: SYMBOLS,
+    anomalyProbability: 0,
+    frequencySeconds: 0.2,
+    startMs: T0,
+  };
+  const m = openSimulation(base, null).simulation;
+  [...m.backfill(T0, T0 + 5_000)];
+  const good = m.toJSON() as MarketState;
+  const broken = JSON.parse(JSON.stringify(good));
+  broken.symbols["ETH-USDT"].logPrice = "high";
+  const r = openSimulation(base, broken);
+  assert.equal(r.restored, false);
+  assert.match(
+    r.note!,
+    /unreadable \(symbols\.ETH-USDT\.logPrice: .*\); starting a fresh busy market/,
+  );
+  const first = [...r.simulation.backfill(T0, T0 + 1_000)];
+  assert.deepEqual(first, [...simulateEvents({ ...base, endMs: T0 + 1_000 })]);
+  // filling a sweep of a symbol that is no longer configured
+  const midSweep = { ...good, current: 0 };
+  const other = openSimulation({ ...base, symbols: ["ETH-USDT"] }, midSweep);
+  assert.equal(other.restored, false);
+  assert.match(other.note!, /filling an order of BTC-USDT, not configured/);
+});
