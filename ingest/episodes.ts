@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { ANOMALY_TYPES, type AnomalyType } from "../lib/contracts.ts";
+import { ANOMALY_TYPES, type AnomalyType, type MarketEvent } from "../lib/contracts.ts";
 import type { Random } from "../lib/random.ts";
 
 /** The episode kinds: every anomaly type (the seed's three included), in the contract's order. */
@@ -297,4 +297,60 @@ export function leftOffset(e: Episode): number {
     default:
       return 0;
   }
+}
+
+/** One labelled episode as seen in a stream: what {@linkcode summariseEpisodes} returns. */
+export interface EpisodeSummary {
+  id: number;
+  type: AnomalyType;
+  symbol: string;
+  /** ts_ms of its first and last touched trade */
+  firstMs: number;
+  lastMs: number;
+  /** touched trades */
+  events: number;
+}
+
+/**
+ * The episodes of a labelled stream, from the labels alone (`episode_id`,
+ * `anomaly_type`, `ts_ms`), in order of first trade. Events without an
+ * `episode_id` (quiet trades, the seed profile's single-event anomalies) are
+ * skipped. Works on a file replayed as well as on `simulateEvents`.
+ *
+ * @example
+ * ```ts
+ * import { summariseEpisodes } from "./episodes.ts";
+ * import { simulateEvents } from "./simulate.ts";
+ * const eps = summariseEpisodes(simulateEvents({
+ *   profile: "realistic", seed: 1, symbols: ["BTC-USDT"], startMs: 0, endMs: 3_600_000,
+ *   anomalyProbability: 0.05,
+ * }));
+ * console.log(eps.length > 5); // true
+ * ```
+ */
+export function summariseEpisodes(
+  events: Iterable<
+    Pick<MarketEvent, "symbol" | "anomaly_type" | "episode_id" | "ts_ms" | "timestamp">
+  >,
+): EpisodeSummary[] {
+  const byId = new Map<number, EpisodeSummary>();
+  for (const e of events) {
+    if (e.episode_id === undefined || e.anomaly_type === null) continue;
+    const t = e.ts_ms ?? e.timestamp * 1000;
+    const s = byId.get(e.episode_id);
+    if (s) {
+      s.lastMs = t;
+      s.events++;
+    } else {
+      byId.set(e.episode_id, {
+        id: e.episode_id,
+        type: e.anomaly_type,
+        symbol: e.symbol,
+        firstMs: t,
+        lastMs: t,
+        events: 1,
+      });
+    }
+  }
+  return [...byId.values()];
 }

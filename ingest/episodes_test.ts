@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { AnomalyType, MarketEvent } from "../lib/contracts.ts";
 import { simulateEvents } from "./simulate.ts";
-import { DEFAULT_EPISODE_WEIGHTS, EPISODE_TYPES } from "./episodes.ts";
+import { DEFAULT_EPISODE_WEIGHTS, EPISODE_TYPES, summariseEpisodes } from "./episodes.ts";
 
 const T0 = 1_710_000_000_000;
 
@@ -223,4 +223,29 @@ Deno.test("episodes: PUMP_AND_DUMP ramps price and volume for minutes, then dump
 Deno.test("episodes: default weights cover every type, in the contract's order", () => {
   assert.deepEqual(Object.keys(DEFAULT_EPISODE_WEIGHTS).sort(), [...EPISODE_TYPES].sort());
   assert.ok(EPISODE_TYPES.every((t) => DEFAULT_EPISODE_WEIGHTS[t] > 0));
+});
+
+Deno.test("episodes: summariseEpisodes lists each labelled episode once, from its labels", () => {
+  const events = streamOf("FLASH_CRASH");
+  const eps = summariseEpisodes(events);
+  const ids = new Set(events.map((e) => e.episode_id).filter((x) => x !== undefined));
+  assert.equal(eps.length, ids.size);
+  for (const s of eps) {
+    const mine = events.filter((e) => e.episode_id === s.id);
+    assert.equal(s.events, mine.length);
+    assert.equal(s.firstMs, mine[0].ts_ms);
+    assert.equal(s.lastMs, mine.at(-1)!.ts_ms);
+    assert.equal(s.type, "FLASH_CRASH");
+    assert.equal(s.symbol, "BTC-USDT");
+  }
+  // the seed's single-event anomalies carry no episode id: nothing to list
+  assert.deepEqual(
+    summariseEpisodes([{
+      symbol: "BTC-USDT",
+      anomaly_type: "PRICE_SPIKE",
+      timestamp: 1,
+      ts_ms: 1000,
+    }]),
+    [],
+  );
 });

@@ -73,8 +73,8 @@ const Flags = z.object({
  * @example
  * ```ts
  * import { parseSimulateArgs } from "./simulate.ts";
- * const { options } = parseSimulateArgs(["--profile=thin", "--hours=2", "--out=x.jsonl"], {});
- * console.log(options.profile, options.endMs - options.startMs); // "thin" 7200000
+ * const r = parseSimulateArgs(["--profile=thin", "--hours=2", "--out=x.jsonl"], {});
+ * if (!r.help) console.log(r.options.profile, r.options.endMs - r.options.startMs); // "thin" 7200000
  * ```
  */
 export function parseSimulateArgs(
