@@ -7,7 +7,9 @@
  * @module
  */
 import { z } from "zod";
-import { SYMBOL_PATTERN } from "./lib/contracts.ts";
+import { ANOMALY_TYPES, type AnomalyType, SYMBOL_PATTERN } from "./lib/contracts.ts";
+import { SIM_PROFILES, type SimProfile } from "./ingest/profiles.ts";
+import { DEFAULT_EPISODE_WEIGHTS } from "./ingest/episodes.ts";
 
 /** Documentation of one variable: shown by `--help` and checked against the README. */
 export interface VarDoc {
@@ -57,16 +59,39 @@ export const CONFIG_VARS: readonly VarDoc[] = [
       "partitions of the topic when Sentinel creates it (the most workers that can share the load)",
   },
   {
+    name: "SIM_PROFILE",
+    default: "realistic",
+    accepts: SIM_PROFILES.join(" | "),
+    doc:
+      "simulator: seed (the seed's stream, byte for byte), realistic, busy (≥ 50 trades/s per symbol) or thin (a trade every ~30 s)",
+  },
+  {
     name: "EVENT_FREQUENCY_SECONDS",
     default: "0.2",
     accepts: "number > 0",
-    doc: "simulator: seconds between ticks (one event per symbol per tick)",
+    doc:
+      "simulator, seed profile: seconds between ticks (one event per symbol per tick); other profiles follow their own arrivals",
   },
   {
     name: "ANOMALY_PROBABILITY",
     default: "0.01",
     accepts: "number in [0, 1]",
-    doc: "simulator: chance that an event is an injected anomaly",
+    doc:
+      "simulator: seed profile, chance that an event is an injected anomaly; other profiles, chance that a 10 s slot of one symbol starts an anomaly episode (0.01 ≈ 3.6 per symbol-hour)",
+  },
+  {
+    name: "SIM_EPISODE_WEIGHTS",
+    default:
+      "(every type, PRICE_SPIKE=3,VOLUME_SPIKE=3,FLASH_CRASH=1,LEVEL_SHIFT=1,VOLUME_BURST=2,PUMP_AND_DUMP=0.5)",
+    accepts: "comma-separated TYPE=weight (unlisted types never happen)",
+    doc: "simulator, non-seed profiles: relative frequency of each anomaly episode type",
+  },
+  {
+    name: "SIM_EPISODE_MAGNITUDE",
+    default: "1",
+    accepts: "number > 0",
+    doc:
+      "simulator, non-seed profiles: scales every episode's price move and the excess of its volume and rate factors",
   },
   {
     name: "SEED",
@@ -203,8 +228,14 @@ export interface Config {
   kafkaTopic: string;
   kafkaGroupId: string;
   kafkaPartitions: number;
+  /** the simulator's profile (DATA_SOURCE=simulated) */
+  simProfile: SimProfile;
   eventFrequencySeconds: number;
   anomalyProbability: number;
+  /** relative weight of each anomaly episode type (non-seed profiles) */
+  simEpisodeWeights: Record<AnomalyType, number>;
+  /** scale of episode magnitudes (non-seed profiles) */
+  simEpisodeMagnitude: number;
   seed: number;
   backfillSeconds: number;
   windowSeconds: number;
@@ -333,6 +364,30 @@ const oneOf = <T extends string>(values: readonly T[]) =>
     return hit;
   });
 
+const episodeWeights = z.string().transform((s, ctx): Record<AnomalyType, number> => {
+  const out = Object.fromEntries(ANOMALY_TYPES.map((t) => [t, 0])) as Record<AnomalyType, number>;
+  const problems: string[] = [];
+  for (const item of s.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+    const [name, value, extra] = item.split("=").map((x) => x.trim());
+    const type = ANOMALY_TYPES.find((t) => t === name?.toUpperCase());
+    const w = value === undefined || value === "" ? NaN : Number(value);
+    if (!type) problems.push(`unknown type "${name}"`);
+    else if (extra !== undefined || !Number.isFinite(w) || w < 0) {
+      problems.push(`bad weight in "${item}"`);
+    } else out[type] = w;
+  }
+  if (problems.length || !Object.values(out).some((w) => w > 0)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `got "${s}", expected TYPE=weight pairs like PRICE_SPIKE=1,FLASH_CRASH=2 ` +
+        `with a positive weight (types: ${ANOMALY_TYPES.join(", ")})` +
+        (problems.length ? ` (${problems.join("; ")})` : ""),
+    });
+    return z.NEVER;
+  }
+  return out;
+});
+
 const EnvSchema = z.object({
   DATA_SOURCE: oneOf(["simulated", "binance", "replay"] as const),
   SYMBOLS: symbolList,
@@ -344,6 +399,9 @@ const EnvSchema = z.object({
     message: "expected a group id (letters, digits, . _ -)",
   }),
   KAFKA_PARTITIONS: num("an integer between 1 and 1000", (n) => n >= 1 && n <= 1000, true),
+  SIM_PROFILE: oneOf(SIM_PROFILES),
+  SIM_EPISODE_WEIGHTS: episodeWeights.optional(),
+  SIM_EPISODE_MAGNITUDE: num("a number > 0", (n) => n > 0),
   EVENT_FREQUENCY_SECONDS: num("a number > 0", (n) => n > 0),
   ANOMALY_PROBABILITY: num("a number between 0 and 1", (n) => n >= 0 && n <= 1),
   SEED: num("an integer", () => true, true),
@@ -450,8 +508,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     kafkaTopic: e.KAFKA_TOPIC,
     kafkaGroupId: e.KAFKA_GROUP_ID,
     kafkaPartitions: e.KAFKA_PARTITIONS,
+    simProfile: e.SIM_PROFILE,
     eventFrequencySeconds: e.EVENT_FREQUENCY_SECONDS,
     anomalyProbability: e.ANOMALY_PROBABILITY,
+    simEpisodeWeights: e.SIM_EPISODE_WEIGHTS ?? { ...DEFAULT_EPISODE_WEIGHTS },
+    simEpisodeMagnitude: e.SIM_EPISODE_MAGNITUDE,
     seed: e.SEED,
     backfillSeconds: e.BACKFILL_SECONDS,
     windowSeconds: e.WINDOW_SECONDS,

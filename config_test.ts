@@ -125,3 +125,39 @@ Deno.test("config: every variable is documented in the README's table", async ()
     assert.ok(readme.includes(`| \`${v.name}\``), `README lacks a row for ${v.name}`);
   }
 });
+
+Deno.test("config: SIM_PROFILE defaults to realistic; episode weights and magnitude parse or name the variable", () => {
+  const c = parseConfig({});
+  assert.equal(c.simProfile, "realistic");
+  assert.equal(c.simEpisodeMagnitude, 1);
+  assert.ok(Object.values(c.simEpisodeWeights).every((w) => w > 0));
+  assert.equal(parseConfig({ SIM_PROFILE: "Seed" }).simProfile, "seed");
+  assert.deepEqual(
+    parseConfig({ SIM_EPISODE_WEIGHTS: "flash_crash=2, LEVEL_SHIFT=0.5" }).simEpisodeWeights,
+    {
+      PRICE_SPIKE: 0,
+      VOLUME_SPIKE: 0,
+      FLASH_CRASH: 2,
+      LEVEL_SHIFT: 0.5,
+      VOLUME_BURST: 0,
+      PUMP_AND_DUMP: 0,
+    },
+  );
+  assert.match(
+    errorOf({ SIM_PROFILE: "wild" }).message,
+    /SIM_PROFILE: got "wild", expected one of seed, realistic, busy, thin/,
+  );
+  assert.match(
+    errorOf({ SIM_EPISODE_WEIGHTS: "SPIKE=1" }).message,
+    /SIM_EPISODE_WEIGHTS: .*unknown type "SPIKE"/,
+  );
+  assert.match(
+    errorOf({ SIM_EPISODE_WEIGHTS: "PRICE_SPIKE=-1" }).message,
+    /SIM_EPISODE_WEIGHTS: .*bad weight/,
+  );
+  assert.match(
+    errorOf({ SIM_EPISODE_WEIGHTS: "PRICE_SPIKE=0" }).message,
+    /SIM_EPISODE_WEIGHTS: .*positive weight/,
+  );
+  assert.match(errorOf({ SIM_EPISODE_MAGNITUDE: "0" }).message, /SIM_EPISODE_MAGNITUDE: got "0"/);
+});

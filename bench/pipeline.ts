@@ -42,6 +42,7 @@ async function prepare(path: string, env: Record<string, string>) {
     KV_PATH: path,
     RETRAIN_INTERVAL: "off",
     BACKFILL_SECONDS: "0",
+    SIM_PROFILE: "seed",
     ...env,
   });
   // A model trained on the default simulated stream, active before the first event.

@@ -74,10 +74,15 @@ interface SymbolState {
 
 /**
  * A seeded market simulator. `tick(tsMs)` returns one event per symbol.
+ * This is the `seed` profile (SIM_PROFILE=seed); the others are
+ * `ingest/market.ts`.
  *
- * Anomalies are transient, as in the seed: a spike or crash distorts the
- * price of the one event where it happens; the market's path carries on, so
- * the next event's log return snaps back.
+ * Anomalies are transient here: a spike or crash distorts the price of the
+ * one event where it happens; the market's path carries on, so the next
+ * event's log return snaps back. (The seed's own generator multiplied its
+ * price state instead, which makes a price anomaly a lasting level shift;
+ * the other profiles have that as the LEVEL_SHIFT episode. This one keeps
+ * its stream byte for byte.)
  *
  * @example
  * ```ts

@@ -69,6 +69,8 @@ export const MarketEvent = z.object({
   source: z.string().max(32).optional(),
   /** the labelled anomaly episode this event belongs to (simulated data only) */
   episode_id: z.number().int().nonnegative().optional(),
+  /** the aggressor: `buy` when the taker bought (hit the ask), `sell` when it sold */
+  side: z.enum(["buy", "sell"]).optional(),
 });
 /** A parsed, valid market event. */
 export type MarketEvent = z.infer<typeof MarketEvent>;

@@ -11,11 +11,11 @@ import type { Clock } from "../lib/clock.ts";
 import { systemClock } from "../lib/clock.ts";
 import { BinanceSource, type BinanceStatus } from "../ingest/binance.ts";
 import {
-  liveEvents,
-  simulatedEvents,
-  Simulator,
-  type SimulatorState,
-} from "../ingest/simulator.ts";
+  expectedRate,
+  openSimulation,
+  type Simulation,
+  type SimulationState,
+} from "../ingest/simulate.ts";
 import { formatReplayProgress, ReplaySource } from "../ingest/replay.ts";
 import { keys, type Store } from "../store/kv.ts";
 import type { Logger } from "./log.ts";
@@ -45,11 +45,11 @@ export interface SourceStatus {
   binance?: BinanceStatus;
 }
 
-/** The seeded simulator: a backfill of simulated history, then live ticks. */
+/** The seeded simulator (SIM_PROFILE): a backfill of simulated history, then live events. */
 export class SimulatedSource implements MarketSource {
   readonly name = "simulated";
   readonly stream = "simulated";
-  #sim: Simulator;
+  #sim: Simulation;
   #status: SourceStatus = {
     name: "simulated",
     state: "starting",
@@ -61,19 +61,31 @@ export class SimulatedSource implements MarketSource {
   constructor(
     readonly config: Pick<
       Config,
-      "symbols" | "seed" | "anomalyProbability" | "eventFrequencySeconds" | "backfillSeconds"
+      | "symbols"
+      | "seed"
+      | "anomalyProbability"
+      | "eventFrequencySeconds"
+      | "backfillSeconds"
+      | "simProfile"
+      | "simEpisodeWeights"
+      | "simEpisodeMagnitude"
     >,
-    saved: SimulatorState | null,
+    saved: SimulationState | null,
     readonly backfill: boolean,
     readonly logger: Logger,
     readonly clock: Clock = systemClock,
   ) {
-    const opts = {
+    const { simulation, note } = openSimulation({
+      profile: config.simProfile,
       symbols: config.symbols,
       seed: config.seed,
       anomalyProbability: config.anomalyProbability,
-    };
-    this.#sim = saved ? Simulator.fromJSON(opts, saved) : new Simulator(opts);
+      frequencySeconds: config.eventFrequencySeconds,
+      episodes: { weights: config.simEpisodeWeights, magnitude: config.simEpisodeMagnitude },
+      startMs: clock.now() - (backfill ? config.backfillSeconds * 1000 : 0),
+    }, saved);
+    if (note) logger.warn(`simulator: ${note}`);
+    this.#sim = simulation;
   }
 
   /** Loads the simulator's saved state (if any) so a restart continues the same market. */
@@ -83,7 +95,7 @@ export class SimulatedSource implements MarketSource {
     logger: Logger,
     clock: Clock = systemClock,
   ): Promise<SimulatedSource> {
-    const saved = await store.getSourceState<SimulatorState>("simulator");
+    const saved = await store.getSourceState<SimulationState>("simulator");
     const active = await store.activeModel();
     if (saved) logger.info("simulator: continuing the saved market");
     return new SimulatedSource(config, saved, !active && config.backfillSeconds > 0, logger, clock);
@@ -94,36 +106,38 @@ export class SimulatedSource implements MarketSource {
     if (this.backfill) {
       const end = this.clock.now();
       const start = end - backfillSeconds * 1000;
-      const total = Math.floor(backfillSeconds / freq) * symbols.length;
+      const total = this.#sim.profile === "seed"
+        ? Math.floor(backfillSeconds / freq) * symbols.length
+        : Math.round(backfillSeconds * expectedRate(this.#sim.profile, symbols));
       this.#status.state = "backfilling";
       this.logger.info(
-        `backfill: ${backfillSeconds} s of simulated history, ${total} events, as fast as possible`,
+        `backfill: ${backfillSeconds} s of simulated history, ${
+          this.#sim.profile === "seed" ? "" : "about "
+        }${total} events, as fast as possible`,
       );
       let n = 0, nextReport = 0.25;
-      for (
-        const event of simulatedEvents(this.#sim, {
-          startMs: start,
-          stepMs: freq * 1000,
-          endMs: end,
-        })
-      ) {
+      for (const event of this.#sim.backfill(start, end)) {
         if (signal.aborted) return;
         n++;
         this.#count(event.ts_ms!);
         yield { event, receivedAt: this.clock.now() };
-        if (n / total >= nextReport) {
-          this.logger.info(`backfill: ${Math.round((n / total) * 100)}% (${n}/${total} events)`);
+        // The seed's ticks are counted; other profiles' arrivals are random, so their share is of time.
+        const done = this.#sim.profile === "seed"
+          ? n / total
+          : (event.ts_ms! - start) / (end - start);
+        if (done >= nextReport) {
+          this.logger.info(
+            this.#sim.profile === "seed"
+              ? `backfill: ${Math.round(done * 100)}% (${n}/${total} events)`
+              : `backfill: ${Math.round(nextReport * 100)}% (${n} events)`,
+          );
           nextReport += 0.25;
         }
       }
     }
     this.#status.state = "live";
-    this.logger.info(
-      `simulator live: ${symbols.join(", ")}, one event per symbol every ${freq} s`,
-    );
-    for await (
-      const event of liveEvents(this.#sim, { frequencySeconds: freq, clock: this.clock, signal })
-    ) {
+    this.logger.info(`simulator live: ${symbols.join(", ")}, ${this.#sim.describe()}`);
+    for await (const event of this.#sim.live({ clock: this.clock, signal })) {
       this.#count(event.ts_ms!);
       yield { event, receivedAt: this.clock.now() };
     }
@@ -139,7 +153,8 @@ export class SimulatedSource implements MarketSource {
   }
 
   status(): SourceStatus {
-    return { ...this.#status, detail: `seed ${this.config.seed}` };
+    const profile = this.#sim.profile === "seed" ? "" : `, profile ${this.#sim.profile}`;
+    return { ...this.#status, detail: `seed ${this.config.seed}${profile}` };
   }
 
   close(): Promise<void> {

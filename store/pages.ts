@@ -32,7 +32,11 @@ export interface Page {
   f: Float64Array;
   /** NaN when absent */
   trade: Float64Array;
-  /** bit 0 warm_up, bit 1 labelled anomaly, bits 2–3 anomaly type (0 none), bit 4 label known, bit 5 predicted anomaly */
+  /**
+   * bit 0 warm_up, bit 1 labelled anomaly, bits 2–3 and 6 anomaly type (index in ANOMALY_TYPES + 1,
+   * 0 none; bit 6 is the code's high bit, so pages written before the simulator v2 types still
+   * decode), bit 4 label known, bit 5 predicted anomaly
+   */
   flags: Uint8Array;
   /** rows only */
   wc?: Uint32Array;
@@ -58,12 +62,14 @@ class Dict {
   }
 }
 
-function typeCode(t: AnomalyType | null | undefined): number {
-  return t ? ANOMALY_TYPES.indexOf(t) + 1 : 0;
+/** The type's bits in a flags byte: code bits 0–1 at bits 2–3, code bit 2 at bit 6 (7 codes). */
+function typeBits(t: AnomalyType | null | undefined): number {
+  const code = t ? ANOMALY_TYPES.indexOf(t) + 1 : 0;
+  return ((code & 3) << 2) | ((code & 4) << 4);
 }
 
 function typeOf(flags: number): AnomalyType | null {
-  const code = (flags >> 2) & 3;
+  const code = ((flags >> 2) & 3) | ((flags >> 4) & 4);
   return code === 0 ? null : ANOMALY_TYPES[code - 1];
 }
 
@@ -153,7 +159,7 @@ export function encodeRows(rows: readonly FeatureRow[]): Page {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     page.wc[i] = r.window_count;
-    page.flags[i] = (r.warm_up ? 1 : 0) | (r.is_anomaly ? 2 : 0) | (typeCode(r.anomaly_type) << 2);
+    page.flags[i] = (r.warm_up ? 1 : 0) | (r.is_anomaly ? 2 : 0) | typeBits(r.anomaly_type);
   }
   return page;
 }
@@ -190,7 +196,7 @@ export function encodePredictions(preds: readonly Prediction[]): Page {
     page.score[i] = p.anomaly_score;
     page.severity[i] = p.severity;
     page.model[i] = dict.of(p.model_id);
-    page.flags[i] = (p.label ? 2 : 0) | (typeCode(p.anomaly_type) << 2) |
+    page.flags[i] = (p.label ? 2 : 0) | typeBits(p.anomaly_type) |
       (p.label === null ? 0 : 16) | (p.is_anomaly ? 32 : 0);
   }
   return page;

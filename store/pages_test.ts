@@ -14,7 +14,7 @@ const SYMBOLS = ["BTC-USDT", "ETH-USDT", "BNB-USDT", "SOL-USDT"];
 
 function randomRows(n: number, r: Random): FeatureRow[] {
   return Array.from({ length: n }, (_, i) => {
-    const type = r.float() < 0.3 ? ANOMALY_TYPES[r.int(3)] : null;
+    const type = r.float() < 0.3 ? ANOMALY_TYPES[r.int(ANOMALY_TYPES.length)] : null;
     const row: FeatureRow = {
       symbol: SYMBOLS[r.int(4)],
       ts_ms: 1_710_000_000_000 + i * 37,
@@ -86,4 +86,19 @@ Deno.test("pages: a full page stays under Deno KV's 64 KiB value limit and is co
 Deno.test("pages: a page refuses more records than it may hold, and the wrong decoder", () => {
   assert.throws(() => encodeRows(randomRows(MAX_PAGE_RECORDS + 1, new Random(4))), RangeError);
   assert.throws(() => decodePredictions(encodeRows(randomRows(3, new Random(5)))), TypeError);
+});
+
+Deno.test("pages: every anomaly type round-trips, and a page written before the v2 types still decodes", () => {
+  const rows = randomRows(ANOMALY_TYPES.length, new Random(6)).map((row, i) => ({
+    ...row,
+    is_anomaly: true,
+    anomaly_type: ANOMALY_TYPES[i],
+  }));
+  assert.deepEqual(decodeRows(encodeRows(rows)).map((r) => r.anomaly_type), [...ANOMALY_TYPES]);
+  // The earlier layout had the type code in bits 2–3 only (codes 1–3 = the seed's three types).
+  const page = encodeRows(rows.slice(0, 3));
+  page.flags = Uint8Array.from([2 | (1 << 2), 1 | 2 | (2 << 2), 2 | (3 << 2)]);
+  const back = decodeRows(page);
+  assert.deepEqual(back.map((r) => r.anomaly_type), ["PRICE_SPIKE", "VOLUME_SPIKE", "FLASH_CRASH"]);
+  assert.deepEqual(back.map((r) => r.warm_up), [false, true, false]);
 });

@@ -30,6 +30,8 @@ export async function tempKvPath(): Promise<{ path: string; cleanup: () => Promi
 /** The default configuration with overrides, as env strings (through the real parser). */
 export function testConfig(env: Record<string, string>): Config {
   return parseConfig({
+    // The tests' expectations (rates, labelled shares) are the seed stream's.
+    SIM_PROFILE: "seed",
     RETRAIN_INTERVAL: "off",
     N_ESTIMATORS: "100",
     BACKFILL_SECONDS: "0",
