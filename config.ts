@@ -155,6 +155,13 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     doc: "expected share of anomalies; sets the decision threshold",
   },
   {
+    name: "MODEL",
+    default: "robust",
+    accepts: "robust, hst, combo or iforest",
+    doc:
+      "what judges live trades: robust (calibrated robust channels, the default: best measured), hst (Half-Space Trees, online), combo (both), iforest (the seed-compatible forest with CONTAMINATION)",
+  },
+  {
     name: "ALERT_BUDGET",
     default: "1",
     accepts: "number in (0, 3600]",
@@ -248,6 +255,8 @@ export interface Config {
   retrainIntervalSeconds: number | null;
   nEstimators: number;
   contamination: number | "auto";
+  /** MODEL: detection v2's model, or the seed-compatible forest */
+  model: "robust" | "hst" | "combo" | "iforest";
   /** expected false incidents per symbol-hour */
   alertBudget: number;
   incidentGapSeconds: number;
@@ -422,6 +431,7 @@ const EnvSchema = z.object({
   MAX_WAIT_SECONDS: num("an integer >= 1", (n) => n >= 1, true),
   RETRAIN_INTERVAL: duration("a duration like 90s, 15m, 1h, 1d, or off", true),
   N_ESTIMATORS: num("an integer between 1 and 1000", (n) => n >= 1 && n <= 1000, true),
+  MODEL: oneOf(["robust", "hst", "combo", "iforest"] as const),
   ALERT_BUDGET: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
   INCIDENT_GAP_SECONDS: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
   CONTAMINATION: z.string().transform((s, ctx): number | "auto" => {
@@ -523,6 +533,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     retrainIntervalSeconds: e.RETRAIN_INTERVAL,
     nEstimators: e.N_ESTIMATORS,
     contamination: e.CONTAMINATION,
+    model: e.MODEL,
     alertBudget: e.ALERT_BUDGET,
     incidentGapSeconds: e.INCIDENT_GAP_SECONDS,
     kvPath: e.KV_PATH,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Incident } from "./model/incidents.ts";
 import type { Role } from "./cli.ts";
 import type { Config } from "./config.ts";
 import type { Clock } from "./lib/clock.ts";
@@ -130,6 +131,9 @@ export class Sentinel {
         nEstimators: config.nEstimators,
         contamination: config.contamination,
         seed: config.seed,
+        detection: config.model === "iforest"
+          ? null
+          : { model: config.model, budget: config.alertBudget },
         pollMs: opts.trainerPollMs,
         useWorker: opts.trainInWorker,
       }, clock.now);
@@ -211,6 +215,7 @@ export class Sentinel {
       windowSeconds: this.config.windowSeconds,
       minWindowEvents: this.config.minWindowEvents,
       winsorizeSigma: this.config.winsorizeSigma,
+      incidentGapMs: this.config.incidentGapSeconds * 1000,
       model: () => this.models.current,
       hub: this.hub,
       metrics: this.metrics,
@@ -267,34 +272,15 @@ export class Sentinel {
     this.#stop.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
   }
 
+  /**
+   * One terminal line per incident opened and per incident closed, not one per
+   * alert: a flash crash is one story, not fifty lines.
+   */
   #logAlerts(logger: Logger): void {
-    let windowStart = 0, shown = 0, suppressed = 0;
     const unsubscribe = this.hub.subscribe((b) => {
-      for (const p of b.predictions) {
-        if (!p.is_anomaly) continue;
-        const now = Date.now();
-        if (now - windowStart > 1000) {
-          if (suppressed) logger.info(`(${suppressed} more alerts in the last second)`);
-          windowStart = now;
-          shown = 0;
-          suppressed = 0;
-        }
-        if (++shown > 5) {
-          suppressed++;
-          continue;
-        }
-        const z = [
-          ["z_price", p.z_score_price],
-          ["z_return", p.z_score_log_return],
-          ["z_volume", p.z_score_volume],
-        ].sort((a, b) => Math.abs(b[1] as number) - Math.abs(a[1] as number))
-          .map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(", ");
-        logger.info(
-          `${p.symbol} at ${fmt(p.price)} (volume ${fmt(p.volume)}) score ${
-            p.anomaly_score.toFixed(3)
-          }: ${z}` +
-            (p.label === null ? "" : p.label ? ` [labelled ${p.anomaly_type}]` : " [not labelled]"),
-        );
+      for (const c of b.incidents ?? []) {
+        if (c.kind === "updated") continue;
+        logger.info(describeIncident(c.kind, c.incident));
       }
     });
     this.#stop.signal.addEventListener("abort", unsubscribe, { once: true });
@@ -359,4 +345,26 @@ async function openSource(
 
 function fmt(x: number | undefined): string {
   return x === undefined ? "?" : x.toPrecision(6);
+}
+
+/** One log line for an incident change. */
+export function describeIncident(kind: "opened" | "closed", i: Incident): string {
+  const move = i.ref_price > 0 ? (Math.log(i.peak_price / i.ref_price) * 1e4).toFixed(0) : "0";
+  const drivers = Object.entries(i.drivers).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}×${n}`)
+    .join(", ");
+  const at = new Date(i.start_ms).toISOString().slice(11, 23);
+  if (kind === "opened") {
+    return `incident ${i.id} opened: ${i.symbol} ${i.type} at ${at} UTC, price ${
+      fmt(i.peak_price)
+    } ` +
+      `(${move} bp from ${fmt(i.ref_price)}), severity ${
+        i.peak_severity.toFixed(2)
+      }, driver ${drivers}`;
+  }
+  return `incident ${i.id} closed: ${i.symbol} ${i.type}, ${
+    ((i.end_ms - i.start_ms) / 1000).toFixed(1)
+  } s, ` +
+    `${i.alerts} alert(s) over ${i.trades} trade(s), peak ${move} bp, severity ${
+      i.peak_severity.toFixed(2)
+    }, ${drivers}`;
 }

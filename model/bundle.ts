@@ -17,6 +17,24 @@ import {
 } from "../lib/contracts.ts";
 import { IsolationForest, treeProblem } from "./forest.ts";
 import { StandardScaler } from "./scaler.ts";
+import { Calibration } from "./calibration.ts";
+
+/** The detection v2 models a bundle can carry a calibration for (model/detector.ts's MODELS). */
+export const DETECTION_MODELS = ["robust", "hst", "combo"] as const;
+
+/**
+ * Detection v2's part of a bundle: which model judges live trades and its
+ * per-symbol calibration to the alert budget (model/calibration.ts). Absent
+ * in bundles trained before detection v2, or when no training row had its
+ * robust features: the forest's verdict is used then.
+ */
+export const BundleDetection = z.object({
+  model: z.enum(DETECTION_MODELS),
+  budget: z.number().positive(),
+  calibration: Calibration,
+});
+/** Detection v2's part of a bundle. */
+export type BundleDetection = z.infer<typeof BundleDetection>;
 
 /** Bundle ids appear in KV keys and URLs: letters, digits, `.`, `_`, `:`, `-`, at most 128. */
 export const BUNDLE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -129,6 +147,7 @@ export const Bundle = z.object({
   }),
   offset: z.number(),
   trees: z.array(Tree).min(1),
+  detection: BundleDetection.optional(),
   training: z.object({
     rows: count,
     symbols: z.array(MarketSymbol),
@@ -322,11 +341,13 @@ export class Scorer {
   readonly scaler: StandardScaler;
   /** The bundle's forest. */
   readonly forest: IsolationForest;
+  /** Detection v2's model and calibration, when the bundle has them. */
+  readonly detection: BundleDetection | null;
   readonly #raw = new Float64Array(FEATURE_NAMES.length);
   readonly #scaled = new Float64Array(FEATURE_NAMES.length);
 
   /** Wraps a model; prefer {@linkcode Scorer.fromBundle}. */
-  constructor(id: string, model: Model) {
+  constructor(id: string, model: Model, detection: BundleDetection | null = null) {
     if (model.scaler.cols !== model.forest.nFeatures) {
       throw new RangeError(
         `scaler has ${model.scaler.cols} columns, forest ${model.forest.nFeatures}`,
@@ -335,11 +356,12 @@ export class Scorer {
     this.id = id;
     this.scaler = model.scaler;
     this.forest = model.forest;
+    this.detection = detection;
   }
 
   /** A scorer for a validated bundle. */
   static fromBundle(bundle: Bundle): Scorer {
-    return new Scorer(bundle.id, bundleToModel(bundle));
+    return new Scorer(bundle.id, bundleToModel(bundle), bundle.detection ?? null);
   }
 
   /** Scales, then scores one feature vector. */

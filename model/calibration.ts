@@ -29,10 +29,8 @@ import { z } from "zod";
 
 /** One channel's calibrated tail. */
 export const ChannelTail = z.object({
-  /** score quantiles at p = 1 − (k+1)/(grid+1)… ascending scores, descending p */
-  scores: z.array(z.number()),
-  /** the tail probability of each entry of `scores` */
-  p: z.array(z.number()),
+  /** score quantiles of the body: `scores[k]` is the 0.9·k/(length − 1) quantile (ascending) */
+  scores: z.array(z.number()).min(2),
   /** POT: threshold u (the score at pu), exceedance probability pu, mean excess beta */
   u: z.number(),
   pu: z.number(),
@@ -88,7 +86,10 @@ export interface CalibrationOptions {
   betaFloor?: Readonly<Record<string, number>>;
 }
 
-const GRID = 200;
+const GRID = 100;
+/** Tail probability of the k-th grid entry of a tail with `n` entries. */
+const gridP = (k: number, n: number) => 1 - (0.9 * k) / (n - 1);
+const round6 = (x: number) => Number(x.toPrecision(6));
 
 /**
  * Fits one channel's tail from per-second maxima. The exponential tail is
@@ -103,20 +104,15 @@ const GRID = 200;
 export function fitTail(maxima: readonly number[], betaFloor = 1): ChannelTail {
   const s = maxima.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   const n = s.length;
-  if (n === 0) return { scores: [0], p: [1], u: 0, pu: 1, beta: 1, seconds: 0 };
+  if (n === 0) return { scores: [0, 0], u: 0, pu: 0.1, beta: 1, seconds: 0 };
   const scores: number[] = [];
-  const p: number[] = [];
   const at = (q: number) => s[Math.min(n - 1, Math.floor(q * (n - 1)))];
-  for (let k = 0; k <= GRID; k++) {
-    const q = (0.9 * k) / GRID;
-    scores.push(at(q));
-    p.push(1 - q);
-  }
-  const u = at(0.9);
+  for (let k = 0; k <= GRID; k++) scores.push(round6(at((0.9 * k) / GRID)));
+  const u = scores[GRID];
   // β is at least 1, the asymptotic mean excess of a Gaussian z²/2: a one-sided
   // channel's body (half its seconds at 0) would otherwise extrapolate too thin a tail.
   const beta = Math.max((u - at(0.7)) / Math.log(3), betaFloor, 1e-6);
-  return { scores, p, u, pu: 0.1, beta, seconds: n };
+  return { scores, u, pu: 0.1, beta: round6(beta), seconds: n };
 }
 
 /** Tail probability of a score under a channel's tail: P(second max ≥ s). */
@@ -134,7 +130,8 @@ export function tailProbability(t: ChannelTail, s: number): number {
   const a = t.scores[lo];
   const b = t.scores[hi];
   const f = b > a ? (s - a) / (b - a) : 1;
-  return Math.max(t.pu, t.p[lo] + f * (t.p[hi] - t.p[lo]));
+  const n = t.scores.length;
+  return Math.max(t.pu, gridP(lo, n) + f * (gridP(hi, n) - gridP(lo, n)));
 }
 
 /** The score at which a tail's probability falls to `p` (inverse of {@linkcode tailProbability}). */
@@ -142,7 +139,7 @@ export function tailScore(t: ChannelTail, p: number): number {
   if (p >= 1) return t.scores[0];
   if (p <= t.pu) return t.u + t.beta * Math.log(t.pu / p);
   for (let k = t.scores.length - 1; k > 0; k--) {
-    if (t.p[k] >= p) return t.scores[k];
+    if (gridP(k, t.scores.length) >= p) return t.scores[k];
   }
   return t.scores[0];
 }

@@ -61,6 +61,20 @@ export function channelScores(f: RobustFeatures): number[] {
   ];
 }
 
+/** A row's robust features, or null when it has none (rows stored before detection v2). */
+export function robustOf(
+  r: Partial<RobustFeatures>,
+): RobustFeatures | null {
+  if (r.robust_ready === undefined) return null;
+  return {
+    price_z: r.price_z ?? 0,
+    price_z_long: r.price_z_long ?? 0,
+    volume_z: r.volume_z ?? 0,
+    flow_z: r.flow_z ?? 0,
+    robust_ready: r.robust_ready,
+  };
+}
+
 /** Fits the calibration of a model's channels (default: the robust ones) on training trades. */
 export function fitRobustCalibration(
   events: Iterable<ScoredEvent>,

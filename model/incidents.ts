@@ -79,6 +79,12 @@ interface Open {
   down: number;
 }
 
+/** One symbol's persisted part. */
+export interface IncidentSymbolState {
+  open?: { inc: Incident; up: number; down: number };
+  lastPrice?: number;
+}
+
 /** Persisted state (plain JSON). */
 export interface IncidentTrackerState {
   open: Record<string, { inc: Incident; up: number; down: number }>;
@@ -214,6 +220,30 @@ export class IncidentTracker {
     o.inc.status = "closed";
     o.inc.type = typeOf(o, true);
     return { kind: "closed", incident: { ...o.inc, drivers: { ...o.inc.drivers } } };
+  }
+
+  /** One symbol's part of the state (checkpointed with the symbol's features). */
+  symbolState(symbol: string): IncidentSymbolState {
+    const o = this.#open.get(symbol);
+    const lastPrice = this.#lastPrice.get(symbol);
+    const out: IncidentSymbolState = {};
+    if (o) out.open = { inc: { ...o.inc, drivers: { ...o.inc.drivers } }, up: o.up, down: o.down };
+    if (lastPrice !== undefined) out.lastPrice = lastPrice;
+    return out;
+  }
+
+  /** Replaces one symbol's part of the state with a saved one. */
+  restoreSymbol(symbol: string, s: IncidentSymbolState | undefined): void {
+    this.#open.delete(symbol);
+    this.#lastPrice.delete(symbol);
+    if (s?.open) this.#open.set(symbol, { ...s.open, inc: { ...s.open.inc } });
+    if (s?.lastPrice !== undefined) this.#lastPrice.set(symbol, s.lastPrice);
+  }
+
+  /** Forgets every symbol (a worker that lost its partitions reloads them from KV). */
+  clear(): void {
+    this.#open.clear();
+    this.#lastPrice.clear();
   }
 
   /** The tracker as plain JSON. */

@@ -7,6 +7,7 @@
  */
 import type { FeatureRow, MarketEvent, Prediction } from "../lib/contracts.ts";
 import type { Scorer } from "./bundle.ts";
+import { judgeScores, robustOf, SymbolScorer } from "./detector.ts";
 
 /**
  * The event's label when it is known: simulated events carry their ground
@@ -62,7 +63,12 @@ export interface PredictedRows {
  * console.log(predictions.length, warmup, predictions[0].label); // 1 1 false
  * ```
  */
-export function predictRows(rows: readonly FeatureRow[], scorer: Scorer | null): PredictedRows {
+export function predictRows(
+  rows: readonly FeatureRow[],
+  scorer: Scorer | null,
+  scorers?: Map<string, SymbolScorer>,
+): PredictedRows {
+  if (scorer?.detection) return predictV2(rows, scorer, scorers ?? new Map());
   const scored: number[] = [];
   const toScore: FeatureRow[] = [];
   let warmup = 0;
@@ -101,4 +107,75 @@ export function predictRows(rows: readonly FeatureRow[], scorer: Scorer | null):
     predictions[j] = p;
   }
   return { predictions, scored, warmup };
+}
+
+/**
+ * Detection v2's scoring (DESIGN.md section 16): a row is scored once its
+ * robust features are ready (a thin market is, on its longer horizons; the
+ * seed window's warm-up does not matter), its model's channel scores go
+ * through the bundle's calibration, and the verdict is the prediction:
+ * `severity` = the calibrated severity in [0, 1] (0.5 = the alert line),
+ * `is_anomaly` = severity ≥ 0.5, `anomaly_score` = 0.5 − severity (negative =
+ * anomalous, the seed's sign convention), `driver` = the deciding channel.
+ *
+ * `scorers` holds each symbol's scores stage (Half-Space Trees learn as they
+ * score); the caller keeps it across batches and checkpoints it.
+ */
+function predictV2(
+  rows: readonly FeatureRow[],
+  scorer: Scorer,
+  scorers: Map<string, SymbolScorer>,
+): PredictedRows {
+  const det = scorer.detection!;
+  const predictions: Prediction[] = [];
+  const scored: number[] = [];
+  let warmup = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    const f = robustOf(r);
+    if (f === null || !f.robust_ready) {
+      warmup++;
+      if (f !== null) stageOf(scorers, r.symbol, det.model).scores(f);
+      continue;
+    }
+    const v = judgeScores(
+      det.calibration,
+      r.symbol,
+      stageOf(scorers, r.symbol, det.model).scores(f),
+    );
+    const p: Prediction = {
+      symbol: r.symbol,
+      ts_ms: r.ts_ms,
+      z_score_price: r.z_score_price,
+      z_score_log_return: r.z_score_log_return,
+      z_score_volume: r.z_score_volume,
+      rolling_price_std: r.rolling_price_std,
+      rolling_volume_std: r.rolling_volume_std,
+      price: r.price,
+      volume: r.volume,
+      anomaly_score: 0.5 - v.severity,
+      severity: v.severity,
+      is_anomaly: v.alert,
+      anomaly_type: r.anomaly_type,
+      model_id: scorer.id,
+      label: labelOf(r),
+      price_z: f.price_z,
+      price_z_long: f.price_z_long,
+      volume_z: f.volume_z,
+      flow_z: f.flow_z,
+      robust_ready: true,
+      driver: v.driverName,
+    };
+    if (r.trade_id !== undefined) p.trade_id = r.trade_id;
+    if (r.source !== undefined) p.source = r.source;
+    predictions.push(p);
+    scored.push(i);
+  }
+  return { predictions, scored, warmup };
+}
+
+function stageOf(scorers: Map<string, SymbolScorer>, symbol: string, model: SymbolScorer["model"]) {
+  let s = scorers.get(symbol);
+  if (s === undefined || s.model !== model) scorers.set(symbol, s = new SymbolScorer(model));
+  return s;
 }

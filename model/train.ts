@@ -1,14 +1,16 @@
 /**
  * From feature rows to a bundle (DESIGN.md section 8): drop warm-up rows,
  * hold out a stratified 20% when labels exist, fit scaler + forest, and record
- * the report. Pure: the id and creation time are arguments, randomness comes
+ * the report; with `detection`, also calibrate detection v2 (section 16). Pure: the id and creation time are arguments, randomness comes
  * from the seed.
  *
  * @module
  */
 import { FEATURE_NAMES, featureArray, type FeatureRow } from "../lib/contracts.ts";
 import { Random } from "../lib/random.ts";
-import { type Bundle, modelToBundle, type TrainingReport } from "./bundle.ts";
+import { type Bundle, modelToBundle, parseBundle, type TrainingReport } from "./bundle.ts";
+import type { Calibration, ScoredEvent } from "./calibration.ts";
+import { type DetectionModel, fitRobustCalibration, robustOf, SymbolScorer } from "./detector.ts";
 import { DEFAULT_FOREST_PARAMS, type ForestParams, IsolationForest } from "./forest.ts";
 import {
   averagePrecision,
@@ -36,6 +38,11 @@ export interface TrainOptions extends Partial<ForestParams> {
   labelled?: boolean;
   /** Holdout share for labelled data, default {@linkcode DEFAULT_TEST_FRACTION}. */
   testFraction?: number;
+  /**
+   * Detection v2: calibrate this model's channels to `budget` false incidents
+   * per symbol-hour on the rows' robust features (rows in time order).
+   */
+  detection?: { model: DetectionModel; budget: number };
 }
 
 /**
@@ -57,7 +64,11 @@ export interface TrainOptions extends Partial<ForestParams> {
  * ```
  */
 export function trainBundle(rows: readonly FeatureRow[], opts: TrainOptions): Bundle {
-  const usable = rows.filter((r) => !r.warm_up);
+  let usable = rows.filter((r) => !r.warm_up);
+  // A thin market (a trade every ~30 s) never fills the seed's 60 s window:
+  // its forest is then fitted on every row rather than not at all, and its
+  // verdicts come from detection v2's longer horizons anyway.
+  if (usable.length < MIN_TRAIN_ROWS && opts.detection) usable = [...rows];
   if (usable.length < MIN_TRAIN_ROWS) {
     throw new RangeError(
       `need at least ${MIN_TRAIN_ROWS} non-warm-up rows to train, got ${usable.length} ` +
@@ -133,7 +144,7 @@ export function trainBundle(rows: readonly FeatureRow[], opts: TrainOptions): Bu
     if (r.ts_ms < fromTs) fromTs = r.ts_ms;
     if (r.ts_ms > toTs) toTs = r.ts_ms;
   }
-  return modelToBundle({ scaler, forest }, {
+  const bundle = modelToBundle({ scaler, forest }, {
     id: opts.id,
     createdAt: opts.createdAt,
     training: {
@@ -144,6 +155,39 @@ export function trainBundle(rows: readonly FeatureRow[], opts: TrainOptions): Bu
       report,
     },
   });
+  if (opts.detection) {
+    const calibration = fitDetection(rows, opts.detection);
+    if (calibration) {
+      return parseBundle({
+        ...bundle,
+        detection: { model: opts.detection.model, budget: opts.detection.budget, calibration },
+      });
+    }
+  }
+  return bundle;
+}
+
+/**
+ * Detection v2's calibration from training rows: each symbol's rows go, in
+ * time order, through a fresh scores stage of the model (HST learns as it
+ * would live); null when no row has robust features.
+ */
+function fitDetection(
+  rows: readonly FeatureRow[],
+  o: { model: DetectionModel; budget: number },
+): Calibration | null {
+  const scorers = new Map<string, SymbolScorer>();
+  const events: ScoredEvent[] = [];
+  for (const r of rows) {
+    const f = robustOf(r);
+    if (f === null) continue;
+    let sc = scorers.get(r.symbol);
+    if (!sc) scorers.set(r.symbol, sc = new SymbolScorer(o.model));
+    const scores = sc.scores(f);
+    if (f.robust_ready) events.push({ symbol: r.symbol, ts_ms: r.ts_ms, scores });
+  }
+  if (events.length === 0) return null;
+  return fitRobustCalibration(events, o);
 }
 
 /** Row-major features of `rows[indices]` (all rows when `indices` is null). */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Prediction } from "../lib/contracts.ts";
+import type { IncidentChange } from "../model/incidents.ts";
 
 /** A batch of predictions that is durable in KV. */
 export interface PredictionBatch {
@@ -14,6 +15,8 @@ export interface PredictionBatch {
   predictions: readonly Prediction[];
   /** each prediction's SSE cursor (store/kv.ts `predictionCursors`) */
   ids: readonly string[];
+  /** incidents the batch opened, updated or closed (durable with it) */
+  incidents?: readonly IncidentChange[];
 }
 
 /** Fan-out of prediction batches to subscribers. */

@@ -15,6 +15,13 @@ import type { FeatureRow, MarketEvent, Prediction } from "../lib/contracts.ts";
 import { FeatureEngine } from "../features/features.ts";
 import type { Scorer } from "../model/bundle.ts";
 import { predictRows } from "../model/predict.ts";
+import { SymbolScorer, type SymbolScorerState } from "../model/detector.ts";
+import {
+  type Incident,
+  type IncidentChange,
+  type IncidentSymbolState,
+  IncidentTracker,
+} from "../model/incidents.ts";
 import { predictionCursors, type Store } from "../store/kv.ts";
 import type { Hub } from "./hub.ts";
 import type { PipelineMetrics } from "./metrics.ts";
@@ -47,6 +54,17 @@ export interface Batch {
 export interface BatchResult {
   rows: FeatureRow[];
   predictions: Prediction[];
+  /** incidents the batch opened, updated or closed, in order */
+  incidents: IncidentChange[];
+}
+
+/**
+ * What a symbol's `["state", symbol]` value holds besides the feature
+ * window: the scores stage (HST masses) and the incident state machine.
+ */
+interface DetectState {
+  scorer?: SymbolScorerState;
+  incident?: IncidentSymbolState;
 }
 
 /** Options of a {@linkcode Processor}. */
@@ -56,6 +74,8 @@ export interface ProcessorOptions {
   minWindowEvents: number;
   /** WINSORIZE_SIGMA (null or absent: off) */
   winsorizeSigma?: number | null;
+  /** INCIDENT_GAP_SECONDS in ms (default 5 s) */
+  incidentGapMs?: number;
   /** the active model, or null before the first one */
   model: () => Scorer | null;
   hub?: Hub;
@@ -79,6 +99,8 @@ export interface ProcessorStats {
 /** Features → scores → one KV atomic → publish. */
 export class Processor {
   #engine: FeatureEngine;
+  readonly #scorers = new Map<string, SymbolScorer>();
+  readonly #tracker: IncidentTracker;
   #stats: ProcessorStats = {
     batches: 0,
     events: 0,
@@ -96,6 +118,7 @@ export class Processor {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#engine = new FeatureEngine(o);
+    this.#tracker = new IncidentTracker({ gapMs: o.incidentGapMs ?? 5000 });
   }
 
   stats(): ProcessorStats {
@@ -105,6 +128,8 @@ export class Processor {
   /** Forgets every symbol's in-memory state (after a Kafka rebalance): it is reloaded from KV. */
   reset(): void {
     this.#engine = new FeatureEngine(this.#o);
+    this.#scorers.clear();
+    this.#tracker.clear();
     this.#loaded.clear();
     this.#versions.clear();
   }
@@ -127,7 +152,15 @@ export class Processor {
     const states = await this.#o.store.loadStates([...missing]);
     for (const s of missing) {
       const st = states.get(s);
-      if (st !== undefined) this.#engine.restoreSymbol(s, st);
+      if (st !== undefined) {
+        this.#engine.restoreSymbol(s, st);
+        const d = (st as { detect?: DetectState }).detect;
+        if (d?.scorer?.hst) {
+          const m = this.#o.model()?.detection?.model;
+          if (m && m !== "robust") this.#scorers.set(s, new SymbolScorer(m, d.scorer));
+        }
+        this.#tracker.restoreSymbol(s, d?.incident);
+      }
       this.#loaded.add(s);
     }
   }
@@ -148,7 +181,14 @@ export class Processor {
       bySource.set(src, (bySource.get(src) ?? 0) + 1);
     }
     const scorer = this.#o.model();
-    const { predictions, scored: predictedIdx, warmup } = predictRows(rows, scorer);
+    const { predictions, scored: predictedIdx, warmup } = predictRows(rows, scorer, this.#scorers);
+    const changes = scorer ? this.#incidents(rows, predictions, predictedIdx) : [];
+    const latest = new Map<string, Incident>();
+    for (const c of changes) {
+      latest.set(c.incident.id, c.incident);
+      // an incident closed by time changes its symbol's state even without a trade in the batch
+      touched.add(c.incident.symbol);
+    }
 
     const counters: [string[], number][] = [
       [["rows"], n],
@@ -181,7 +221,8 @@ export class Processor {
       partition: batch.partition,
       nextOffset: batch.nextOffset,
       pageId,
-      states: [...touched].map((s) => [s, this.#engine.symbolState(s)] as const),
+      states: [...touched].map((s) => [s, this.#symbolState(s)] as const),
+      incidents: [...latest.values()],
       rows,
       predictions,
       counters,
@@ -221,9 +262,54 @@ export class Processor {
         metrics.latencySamples?.push(ms);
       }
     }
-    if (predictions.length) {
-      this.#o.hub?.publish({ pageId, predictions, ids: predictionCursors(pageId, predictions) });
+    if (predictions.length || changes.length) {
+      this.#o.hub?.publish({
+        pageId,
+        predictions,
+        ids: predictionCursors(pageId, predictions),
+        incidents: changes,
+      });
     }
-    return { rows, predictions };
+    return { rows, predictions, incidents: changes };
+  }
+
+  /**
+   * Feeds the batch to the incident state machine: every row (scored or not,
+   * so trades and prices between alerts count), then closes the incidents
+   * whose quiet gap the batch's newest event has passed.
+   */
+  #incidents(
+    rows: readonly FeatureRow[],
+    predictions: readonly Prediction[],
+    scored: readonly number[],
+  ): IncidentChange[] {
+    const out: IncidentChange[] = [];
+    let j = 0;
+    let newest = -Infinity;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (r.ts_ms > newest) newest = r.ts_ms;
+      const p = scored[j] === i ? predictions[j++] : null;
+      out.push(...this.#tracker.observe({
+        symbol: r.symbol,
+        ts_ms: r.ts_ms,
+        price: r.price,
+        alert: p?.is_anomaly ?? false,
+        severity: p?.severity ?? 0,
+        driver: p?.driver ?? "forest",
+        price_z: p?.price_z ?? p?.z_score_price ?? 0,
+        model_id: p?.model_id ?? "",
+      }));
+    }
+    if (newest > -Infinity) out.push(...this.#tracker.advance(newest));
+    return out;
+  }
+
+  /** A symbol's checkpoint: its feature window plus the detection stages' state. */
+  #symbolState(symbol: string): unknown {
+    const detect: DetectState = { incident: this.#tracker.symbolState(symbol) };
+    const sc = this.#scorers.get(symbol);
+    if (sc && sc.model !== "robust") detect.scorer = sc.toJSON();
+    return { ...this.#engine.symbolState(symbol), detect };
   }
 }

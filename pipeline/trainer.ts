@@ -22,6 +22,8 @@ export interface TrainerOptions {
   nEstimators: number;
   contamination: number | "auto";
   seed: number;
+  /** detection v2 (MODEL, ALERT_BUDGET); null: the forest's own verdicts (MODEL=iforest) */
+  detection?: TrainOptions["detection"] | null;
   /** newest rows a fit uses at most */
   maxRows?: number;
   /** fit in a Web Worker (default true); false fits on the calling thread */
@@ -109,9 +111,13 @@ export class Trainer {
         contamination: this.#o.contamination,
         seed: this.#o.seed,
       };
+      if (this.#o.detection) opts.detection = this.#o.detection;
+      // Detection v2 calibrates on every row in time order (its own warm-up
+      // is the robust features' readiness); the forest drops warm-up rows itself.
+      const fitRows = opts.detection ? rows : usable;
       const bundle = this.#o.useWorker === false
-        ? trainBundle(usable, opts)
-        : await fitInWorker(usable, opts);
+        ? trainBundle(fitRows, opts)
+        : await fitInWorker(fitRows, opts);
       await this.store.saveBundle(bundle);
       await this.store.activate(bundle.id, new Date(this.now()).toISOString());
       const ms = this.now() - t0;

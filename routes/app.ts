@@ -26,6 +26,7 @@ import { ApiMetrics, httpMetrics, metricsRoutes } from "./api/metrics.ts";
 import { modelRoutes } from "./api/models.ts";
 import { predictRoutes } from "./api/predict.ts";
 import { predictionRoutes } from "./api/predictions.ts";
+import { incidentRoutes } from "./api/incidents.ts";
 import { statsRoutes } from "./api/stats.ts";
 import { statusRoutes } from "./api/status.ts";
 import { SWAGGER_ASSETS_BASE, swaggerAssets } from "./pages/docs.ts";
@@ -170,6 +171,7 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
   healthRoutes(app, ctx);
   predictRoutes(app, ctx, api);
   predictionRoutes(app, ctx);
+  incidentRoutes(app, ctx);
   statsRoutes(app, ctx);
   statusRoutes(app, ctx, api);
   modelRoutes(app, ctx);

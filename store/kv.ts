@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Incident } from "../model/incidents.ts";
 import type { FeatureRow, Prediction } from "../lib/contracts.ts";
 import { type Bundle, decodeBundleChunks, encodeBundleChunks } from "../model/bundle.ts";
 import {
@@ -77,6 +78,9 @@ export const keys = {
   heartbeatPrefix: ["heartbeat"] as const,
   /** Requests between processes, e.g. a retrain asked for by the API. */
   control: (name: string) => ["control", name] as const,
+  /** An incident (open or closed), by start time; its id is `SYMBOL:start_ms`. */
+  incident: (startMs: number, id: string) => ["incident", startMs, id] as const,
+  incidentPrefix: ["incident"] as const,
 };
 
 /** The active model pointer stored at `["model", "active"]`. */
@@ -112,6 +116,8 @@ export interface BatchCommit {
   counters: readonly (readonly [key: readonly string[], n: number])[];
   /** extra sets in the same atomic (e.g. a source's state) */
   extra?: readonly (readonly [key: Deno.KvKey, value: unknown])[];
+  /** incidents opened, updated or closed by the batch (latest version of each) */
+  incidents?: readonly Incident[];
   /**
    * The versionstamp the offset key had when this writer took the partition
    * over (null: it did not exist). The commit fails with
@@ -203,6 +209,9 @@ export class Store {
       if (n > 0) op.sum(keys.count(...key), BigInt(n));
     }
     for (const [key, value] of b.extra ?? []) op.set(key, value);
+    for (const inc of b.incidents ?? []) {
+      op.set(keys.incident(inc.start_ms, inc.id), inc, { expireIn });
+    }
     const r = await op.commit();
     if (!r.ok) throw new PartitionLostError(b.stream, b.partition);
     return r.versionstamp;
@@ -342,6 +351,30 @@ export class Store {
     }
   }
 
+  /**
+   * One symbol's predictions with `fromMs ≤ ts_ms ≤ toMs`, oldest first, at
+   * most `max` (pages are keyed by their first event, so the read starts a
+   * minute early to catch a page that straddles `fromMs`).
+   */
+  async symbolPredictionsBetween(
+    symbol: string,
+    fromMs: number,
+    toMs: number,
+    max: number,
+  ): Promise<Prediction[]> {
+    const out: Prediction[] = [];
+    const start = [...keys.predSymPrefix(symbol), Math.max(0, fromMs - 60_000)];
+    const end = [...keys.predSymPrefix(symbol), toMs + 1];
+    for await (const e of this.kv.list<Page>({ start, end }, { batchSize: 20 })) {
+      for (const p of decodePredictions(e.value)) {
+        if (p.ts_ms >= fromMs && p.ts_ms <= toMs) out.push(p);
+      }
+      if (out.length >= max) break;
+    }
+    out.sort((a, b) => a.ts_ms - b.ts_ms);
+    return out.slice(0, max);
+  }
+
   /** Up to `maxRows` of the newest feature rows (all symbols), oldest first. */
   async recentRows(maxRows: number): Promise<FeatureRow[]> {
     const pages: FeatureRow[][] = [];
@@ -357,6 +390,50 @@ export class Store {
   }
 
   /** Every counter, as `{"pred/BTC-USDT": 123, ...}` (key parts joined by `/`). */
+  /**
+   * Incidents newest first (by start time), filtered; `before` pages on: pass
+   * the previous page's `next`.
+   */
+  async incidents(q: {
+    symbol?: string;
+    type?: string;
+    status?: "open" | "closed";
+    fromMs?: number;
+    toMs?: number;
+    limit: number;
+    before?: { startMs: number; id: string } | null;
+  }): Promise<{ incidents: Incident[]; next: { startMs: number; id: string } | null }> {
+    const start: Deno.KvKey = [...keys.incidentPrefix, q.fromMs ?? 0];
+    const end: Deno.KvKey = q.before
+      ? keys.incident(q.before.startMs, q.before.id)
+      : [...keys.incidentPrefix, (q.toMs ?? Number.MAX_SAFE_INTEGER) + 1];
+    const out: Incident[] = [];
+    let next: { startMs: number; id: string } | null = null;
+    for await (
+      const e of this.kv.list<Incident>({ start, end }, { reverse: true, batchSize: 200 })
+    ) {
+      const inc = e.value;
+      if (q.toMs !== undefined && inc.start_ms > q.toMs) continue;
+      if (q.symbol && inc.symbol !== q.symbol) continue;
+      if (q.type && inc.type !== q.type) continue;
+      if (q.status && inc.status !== q.status) continue;
+      if (out.length === q.limit) {
+        const last = out[out.length - 1];
+        next = { startMs: last.start_ms, id: last.id };
+        break;
+      }
+      out.push(inc);
+    }
+    return { incidents: out, next };
+  }
+
+  /** One incident by id (`SYMBOL:start_ms`), or null. */
+  async incident(id: string): Promise<Incident | null> {
+    const m = /^(.+):(\d{1,16})$/.exec(id);
+    if (!m) return null;
+    return (await this.kv.get<Incident>(keys.incident(Number(m[2]), id))).value;
+  }
+
   async counters(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for await (const e of this.kv.list<Deno.KvU64>({ prefix: keys.countPrefix })) {

@@ -35,9 +35,13 @@ export interface Page {
   /**
    * bit 0 warm_up, bit 1 labelled anomaly, bits 2–3 and 6 anomaly type (index in ANOMALY_TYPES + 1,
    * 0 none; bit 6 is the code's high bit, so pages written before the simulator v2 types still
-   * decode), bit 4 label known, bit 5 predicted anomaly
+   * decode), bit 4 label known, bit 5 predicted anomaly, bit 7 robust_ready
    */
   flags: Uint8Array;
+  /** detection v2's robust features (price_z, price_z_long, volume_z, flow_z) row after row; absent in older pages */
+  rf?: Float64Array;
+  /** predictions: the verdict's driving channel (dict index, 0xffff when absent) */
+  drv?: Uint16Array;
   /** rows only */
   wc?: Uint32Array;
   /** predictions only */
@@ -86,7 +90,8 @@ type Common =
     | "trade_id"
     | "source"
   >
-  & { price?: number; volume?: number };
+  & { price?: number; volume?: number }
+  & Partial<Pick<FeatureRow, "price_z" | "price_z_long" | "volume_z" | "flow_z" | "robust_ready">>;
 
 function encodeCommon(records: readonly Common[]): { page: Page; dict: Dict } {
   const n = records.length;
@@ -107,6 +112,7 @@ function encodeCommon(records: readonly Common[]): { page: Page; dict: Dict } {
     trade: new Float64Array(n),
     flags: new Uint8Array(n),
   };
+  if (records.some((r) => r.robust_ready !== undefined)) page.rf = new Float64Array(n * 4);
   for (let i = 0; i < n; i++) {
     const r = records[i];
     page.sym[i] = dict.of(r.symbol);
@@ -121,6 +127,13 @@ function encodeCommon(records: readonly Common[]): { page: Page; dict: Dict } {
     page.f[o + 3] = r.rolling_price_std;
     page.f[o + 4] = r.rolling_volume_std;
     page.trade[i] = r.trade_id ?? NaN;
+    if (page.rf) {
+      const q = i * 4;
+      page.rf[q] = r.price_z ?? 0;
+      page.rf[q + 1] = r.price_z_long ?? 0;
+      page.rf[q + 2] = r.volume_z ?? 0;
+      page.rf[q + 3] = r.flow_z ?? 0;
+    }
   }
   return { page, dict };
 }
@@ -140,6 +153,14 @@ function decodeCommon(p: Page, i: number): Common {
   if (!Number.isNaN(p.volume[i])) c.volume = p.volume[i];
   if (!Number.isNaN(p.trade[i])) c.trade_id = p.trade[i];
   if (p.src[i] !== NONE) c.source = p.dict[p.src[i]];
+  if (p.rf) {
+    const q = i * 4;
+    c.price_z = p.rf[q];
+    c.price_z_long = p.rf[q + 1];
+    c.volume_z = p.rf[q + 2];
+    c.flow_z = p.rf[q + 3];
+    c.robust_ready = (p.flags[i] & 128) !== 0;
+  }
   return c;
 }
 
@@ -159,7 +180,8 @@ export function encodeRows(rows: readonly FeatureRow[]): Page {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     page.wc[i] = r.window_count;
-    page.flags[i] = (r.warm_up ? 1 : 0) | (r.is_anomaly ? 2 : 0) | typeBits(r.anomaly_type);
+    page.flags[i] = (r.warm_up ? 1 : 0) | (r.is_anomaly ? 2 : 0) | typeBits(r.anomaly_type) |
+      (r.robust_ready ? 128 : 0);
   }
   return page;
 }
@@ -197,7 +219,11 @@ export function encodePredictions(preds: readonly Prediction[]): Page {
     page.severity[i] = p.severity;
     page.model[i] = dict.of(p.model_id);
     page.flags[i] = (p.label ? 2 : 0) | typeBits(p.anomaly_type) |
-      (p.label === null ? 0 : 16) | (p.is_anomaly ? 32 : 0);
+      (p.label === null ? 0 : 16) | (p.is_anomaly ? 32 : 0) | (p.robust_ready ? 128 : 0);
+    if (p.driver !== undefined) {
+      page.drv ??= new Uint16Array(n).fill(NONE);
+      page.drv[i] = dict.of(p.driver);
+    }
   }
   return page;
 }
@@ -217,6 +243,7 @@ export function decodePredictions(p: Page): Prediction[] {
       model_id: p.dict[p.model[i]],
       label: (flags & 16) === 0 ? null : (flags & 2) !== 0,
     };
+    if (p.drv && p.drv[i] !== NONE) out[i].driver = p.dict[p.drv[i]];
   }
   return out;
 }

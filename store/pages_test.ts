@@ -102,3 +102,46 @@ Deno.test("pages: every anomaly type round-trips, and a page written before the 
   assert.deepEqual(back.map((r) => r.anomaly_type), ["PRICE_SPIKE", "VOLUME_SPIKE", "FLASH_CRASH"]);
   assert.deepEqual(back.map((r) => r.warm_up), [false, true, false]);
 });
+
+Deno.test("pages: detection v2's robust features and the verdict's driver survive the round trip", async () => {
+  const r = new Random(9);
+  const rows = randomRows(200, r).map((row) => ({
+    ...row,
+    price_z: r.normal() * 10,
+    price_z_long: r.normal(),
+    volume_z: r.normal() * 2,
+    flow_z: r.normal(),
+    robust_ready: r.float() < 0.7,
+  }));
+  const kv = await Deno.openKv(":memory:");
+  await kv.set(["r"], encodeRows(rows));
+  const back = decodeRows((await kv.get<ReturnType<typeof encodeRows>>(["r"])).value!);
+  assert.deepEqual(back, rows);
+  const preds: Prediction[] = rows.map((row, i) => ({
+    symbol: row.symbol,
+    ts_ms: row.ts_ms,
+    z_score_price: row.z_score_price,
+    z_score_log_return: row.z_score_log_return,
+    z_score_volume: row.z_score_volume,
+    rolling_price_std: row.rolling_price_std,
+    rolling_volume_std: row.rolling_volume_std,
+    price_z: row.price_z,
+    price_z_long: row.price_z_long,
+    volume_z: row.volume_z,
+    flow_z: row.flow_z,
+    robust_ready: row.robust_ready,
+    anomaly_score: -0.1,
+    severity: 0.7,
+    is_anomaly: i % 3 === 0,
+    anomaly_type: null,
+    model_id: "m",
+    label: null,
+    ...(i % 3 === 0 ? { driver: i % 2 ? "volume_z" : "price_z" } : {}),
+  }));
+  await kv.set(["p"], encodePredictions(preds));
+  const pback = decodePredictions(
+    (await kv.get<ReturnType<typeof encodePredictions>>(["p"])).value!,
+  );
+  kv.close();
+  assert.deepEqual(pback, preds);
+});

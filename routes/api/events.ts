@@ -6,6 +6,8 @@
  *   followed, in the same write, by `event: alert` with the same data and the
  *   same id, so resuming from that id skips both and never replays one
  *   without the other.
+ * - `event: incident` (data: `{kind, incident}`, kind opened | updated |
+ *   closed) when an incident changes; live only, no id.
  * - `?symbol=` keeps one market; `: heartbeat` comments keep proxies and
  *   clients from timing out an idle stream.
  * - Resumption: with `Last-Event-ID` (or `?lastEventId=`) the stream first
@@ -201,6 +203,14 @@ export function eventStream(
             if (pending.length > o.maxPending) return drop("replay_overflow");
           } else text += frames(id, p);
         }
+        // Incidents are live-only (no cursor): they go out as they happen, even during a replay.
+        for (const ch of batch.incidents ?? []) {
+          if (req.symbol && ch.incident.symbol !== req.symbol) continue;
+          api.sseSent.inc({ event: "incident" });
+          text += `event: incident\ndata: ${
+            JSON.stringify({ kind: ch.kind, incident: ch.incident })
+          }\n\n`;
+        }
         if (text) write(text);
       });
       heartbeat = setInterval(
@@ -229,7 +239,8 @@ const route = createRoute({
   summary: "Live predictions and alerts (Server-Sent Events)",
   description:
     "`event: prediction` for every committed prediction (data: Prediction JSON, `id`: its " +
-    "cursor); `event: alert` right after each anomaly's prediction, same data and id. " +
+    "cursor); `event: alert` right after each anomaly's prediction, same data and id; " +
+    "`event: incident` when an incident opens, grows or closes (data: `{kind, incident}`, no id: live only). " +
     "`: heartbeat` comments every 15 s. Send `Last-Event-ID` (EventSource does on reconnect) " +
     "or `?lastEventId=` to replay from KV what was committed after that id, then continue live " +
     "without gaps or duplicates. A client too far behind is disconnected.",
