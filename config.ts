@@ -202,6 +202,13 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     doc: "replay pace",
   },
   {
+    name: "TRAIN_SECONDS",
+    default: "600",
+    accepts: "integer >= 0",
+    doc:
+      "REPLAY_SPEED=max: the file's first TRAIN_SECONDS of event time train the model before any later event is read, so every later event is scored by a model that never saw it (0: off)",
+  },
+  {
     name: "REPLAY_SYMBOL",
     default: "(from the file name)",
     accepts: "BASE-QUOTE symbol",
@@ -255,6 +262,8 @@ export interface Config {
   retrainIntervalSeconds: number | null;
   nEstimators: number;
   contamination: number | "auto";
+  /** TRAIN_SECONDS: the replay prefix that trains before the rest is read (0: off) */
+  trainSeconds: number;
   /** MODEL: detection v2's model, or the seed-compatible forest */
   model: "robust" | "hst" | "combo" | "iforest";
   /** expected false incidents per symbol-hour */
@@ -431,6 +440,7 @@ const EnvSchema = z.object({
   MAX_WAIT_SECONDS: num("an integer >= 1", (n) => n >= 1, true),
   RETRAIN_INTERVAL: duration("a duration like 90s, 15m, 1h, 1d, or off", true),
   N_ESTIMATORS: num("an integer between 1 and 1000", (n) => n >= 1 && n <= 1000, true),
+  TRAIN_SECONDS: num("an integer >= 0", (n) => n >= 0, true),
   MODEL: oneOf(["robust", "hst", "combo", "iforest"] as const),
   ALERT_BUDGET: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
   INCIDENT_GAP_SECONDS: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
@@ -534,6 +544,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     nEstimators: e.N_ESTIMATORS,
     contamination: e.CONTAMINATION,
     model: e.MODEL,
+    trainSeconds: e.TRAIN_SECONDS,
     alertBudget: e.ALERT_BUDGET,
     incidentGapSeconds: e.INCIDENT_GAP_SECONDS,
     kvPath: e.KV_PATH,

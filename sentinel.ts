@@ -142,6 +142,9 @@ export class Sentinel {
     if (roles.includes("source") && roles.includes("worker") && !config.kafkaBrokers) {
       this.source = opts.source ?? await openSource(config, store, log("source"), clock);
       this.processor = this.#newProcessor(clock);
+      if (this.source instanceof RecordedSource && this.trainer) {
+        this.source.gate = (lastPrefixTs) => this.#trainOnPrefix(lastPrefixTs, clock);
+      }
       this.done = this.#runEmbedded(this.source, this.processor, log("worker"));
       this.#tasks.push(this.done);
     } else if (config.kafkaBrokers && (roles.includes("source") || roles.includes("worker"))) {
@@ -207,6 +210,28 @@ export class Sentinel {
     const every = opts.reportEveryMs ?? 10_000;
     if (every > 0 && roles.includes("worker")) this.#report(log("stats"), every);
     this.#logAlerts(log("alert"));
+  }
+
+  /**
+   * A max-speed replay's prefix: once every prefix event is committed, train
+   * on exactly those rows (a model fitted by the trainer's own schedule on
+   * part of the prefix is replaced) and wait until that model is live, so no
+   * later event is scored by a model that saw it, and none goes unscored.
+   */
+  async #trainOnPrefix(lastPrefixTs: number, clock: Clock): Promise<void> {
+    const processor = this.processor!;
+    while ((processor.stats().lastEventTs ?? -Infinity) < lastPrefixTs) {
+      await clock.sleep(5, this.#stop.signal);
+      if (this.#stop.signal.aborted) return;
+    }
+    let bundle = await this.trainer!.trainNow("replay prefix");
+    if (bundle.training.to_ts < lastPrefixTs) {
+      bundle = await this.trainer!.trainNow("replay prefix");
+    }
+    while (this.models.current?.id !== bundle.id && !this.#stop.signal.aborted) {
+      await this.models.refresh();
+      if (this.models.current?.id !== bundle.id) await clock.sleep(10, this.#stop.signal);
+    }
   }
 
   #newProcessor(clock: Clock): Processor {

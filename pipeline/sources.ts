@@ -221,13 +221,21 @@ export class LiveBinanceSource implements MarketSource {
 export class RecordedSource implements MarketSource {
   readonly name = "replay";
   readonly stream: string;
+  /**
+   * At REPLAY_SPEED=max with TRAIN_SECONDS > 0: awaited with the last prefix
+   * event's time before the first event past the prefix is yielded (the
+   * embedded pipeline trains on the prefix there). Unset: no pause.
+   */
+  gate: ((lastPrefixTs: number) => Promise<void>) | null = null;
   #replay: ReplaySource | null = null;
   #events = 0;
   #lastEventAt: number | null = null;
   #ended = false;
 
   constructor(
-    readonly config: Pick<Config, "replayFile" | "replaySpeed" | "replaySymbol" | "symbols">,
+    readonly config:
+      & Pick<Config, "replayFile" | "replaySpeed" | "replaySymbol" | "symbols">
+      & Partial<Pick<Config, "trainSeconds">>,
     readonly logger: Logger,
     readonly clock: Clock = systemClock,
   ) {
@@ -252,9 +260,25 @@ export class RecordedSource implements MarketSource {
       `replay: ${this.config.replayFile} at speed ${this.config.replaySpeed}` +
         (startOffset ? `, resuming after record ${startOffset}` : ""),
     );
+    const prefixMs = this.config.replaySpeed === "max" ? (this.config.trainSeconds ?? 0) * 1000 : 0;
+    let firstTs: number | null = null;
+    let lastTs = -Infinity;
+    let gated = prefixMs === 0 || this.gate === null;
     for await (const { offset, event } of replay.events(signal)) {
+      const ts = event.ts_ms ?? event.timestamp * 1000;
+      firstTs ??= ts;
+      if (!gated && ts >= firstTs + prefixMs) {
+        gated = true;
+        this.logger.info(
+          `replay: the first ${
+            prefixMs / 1000
+          } s of event time are read; training on them before scoring the rest`,
+        );
+        await this.gate!(lastTs);
+      }
+      if (ts > lastTs) lastTs = ts;
       this.#events++;
-      this.#lastEventAt = event.ts_ms ?? event.timestamp * 1000;
+      this.#lastEventAt = ts;
       yield { event, receivedAt: this.clock.now(), offset };
     }
     this.#ended = true;

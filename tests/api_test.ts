@@ -680,16 +680,19 @@ Deno.test("POST /model/retrain with a trainer in the process starts a fit that a
       useWorker: false,
     });
     h.ctx.trainer = trainer;
-    await h.store.commitBatch({
-      stream: "embedded",
-      partition: 0,
-      nextOffset: rows.length,
-      pageId: "rows",
-      states: [],
-      rows,
-      predictions: [],
-      counters: [],
-    });
+    // In batches of 1 000, as the worker commits them (one atomic is at most 800 KB).
+    for (let i = 0; i < rows.length; i += 1000) {
+      await h.store.commitBatch({
+        stream: "embedded",
+        partition: 0,
+        nextOffset: Math.min(rows.length, i + 1000),
+        pageId: `rows.${i}`,
+        states: [],
+        rows: rows.slice(i, i + 1000),
+        predictions: [],
+        counters: [],
+      });
+    }
     const r = await getJson(`${h.base}/model/retrain`, {
       method: "POST",
       headers: { authorization: `Bearer ${API_KEY}` },
@@ -938,6 +941,8 @@ Deno.test("/openapi.json is a valid OpenAPI 3.0 document listing every route wit
       "/model-info": ["get"],
       "/events": ["get"],
       "/export.csv": ["get"],
+      "/incidents": ["get"],
+      "/incidents/{id}": ["get"],
       "/metrics": ["get"],
       "/models": ["get"],
       "/models/{id}/activate": ["post"],

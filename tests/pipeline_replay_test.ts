@@ -106,3 +106,55 @@ Deno.test("replay: a Binance trades CSV flows through the pipeline as unlabelled
     await cleanup();
   }
 });
+
+Deno.test("replay at max speed: the first TRAIN_SECONDS train the model, every later event is scored by it", async () => {
+  const { path, cleanup } = await tempKvPath();
+  const file = path.replace(/kv\.sqlite$/, "prefix.jsonl");
+  const start = 1_710_000_000_000;
+  const sim = new Simulator({ symbols: SYMBOLS, seed: 12, anomalyProbability: 0.01 });
+  // 20 simulated minutes: a 10-minute prefix, then 10 minutes to score.
+  const events = [
+    ...simulatedEvents(sim, { startMs: start, stepMs: 200, endMs: start + 1_200_000 }),
+  ];
+  await Deno.writeTextFile(file, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+  const config = testConfig({
+    KV_PATH: path,
+    DATA_SOURCE: "replay",
+    REPLAY_FILE: file,
+    TRAIN_SECONDS: "600",
+    // The trainer's own schedule must not matter: it would wait for far more rows.
+    MIN_TRAINING_ROWS: "1000000",
+    MAX_WAIT_SECONDS: "3600",
+  });
+  try {
+    const log: string[] = [];
+    const s = await Sentinel.start(config, ["source", "worker", "trainer"], {
+      logger: () => memoryLogger(log),
+      reportEveryMs: 0,
+      trainerPollMs: 50,
+      modelPollMs: 50,
+      trainInWorker: false,
+    });
+    await s.done;
+    const model = s.models.current!;
+    await s.stop();
+    const store = await Store.open(path, { retentionMs: 86_400_000 });
+    const preds = await allPredictions(store);
+    const bundle = await store.loadBundle(model.id);
+    store.close();
+    const prefixEnd = start + 600_000;
+    // Trained on the prefix only, never on an event it scores.
+    assert.ok(bundle.training.to_ts < prefixEnd, `${bundle.training.to_ts}`);
+    assert.ok(bundle.training.to_ts >= prefixEnd - 1000);
+    assert.ok(bundle.detection, "the bundle carries detection v2's calibration");
+    // Every event after the prefix is scored: none unscored, none warm-up (the
+    // robust features have long been ready), each exactly once.
+    const after = events.filter((e) => e.ts_ms! >= prefixEnd);
+    const scoredAfter = preds.filter((p) => p.ts_ms >= prefixEnd);
+    assert.equal(scoredAfter.length, after.length);
+    assert.ok(scoredAfter.every((p) => p.model_id === model.id));
+    assert.ok(log.some((l) => /training on them before scoring the rest/.test(l)), log.join("\n"));
+  } finally {
+    await cleanup();
+  }
+});
