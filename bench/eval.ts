@@ -53,10 +53,18 @@ import {
   falsePositiveAnatomy,
   type LabelledStream,
 } from "../model/evaluate.ts";
+import { SIM_PROFILES, type SimProfile, simulateEvents } from "../ingest/simulate.ts";
 import {
+  EpisodeCollector,
+  type EpisodeDetection,
+  episodeReport,
+  INCIDENT_COLUMNS,
+  incidentCsvLine,
   type IncidentReport,
   incidentReport,
   incidentsFromAlerts,
+  PREDICTION_COLUMNS,
+  predictionCsvLine,
   RuleBaseline,
   SentinelV2,
   type SummaryEntry,
@@ -98,6 +106,12 @@ export interface EvalOptions {
   toleranceMs: number;
   /** ALERT_BUDGET: false incidents per symbol-hour the v2 detectors are calibrated to */
   budget: number;
+  /** the simulator's profile (ignored with `file`); `seed` is the stream the targets are set on */
+  profile?: SimProfile;
+  /** write every test event's Sentinel v2 verdict as CSV here (null: no file) */
+  predictionsOut?: string | null;
+  /** write Sentinel v2's incidents as CSV here (null: no file) */
+  incidentsOut?: string | null;
   /** INCIDENT_GAP_SECONDS, in ms */
   gapMs: number;
 }
@@ -340,6 +354,10 @@ export interface EvalResult {
   incidents: Record<string, IncidentReport> | null;
   /** the figures detection v2 is judged on, per detector (labelled streams) */
   summary: Record<string, SummaryEntry> | null;
+  /** episode-level detection per detector and type (labelled streams) */
+  episodes: Record<string, Record<string, EpisodeDetection>> | null;
+  /** detectors that could not train on this stream, with why */
+  skipped: Record<string, string>;
   runtime: { seconds: number; events_per_second: number; phases: Record<string, number> };
   machine: Record<string, string | number>;
 }
@@ -406,8 +424,32 @@ export async function runEvaluation(
     );
   }
   const baseline = new WindowDetector(o);
+  const enc = new TextEncoder();
+  const predFile = o.predictionsOut
+    ? Deno.openSync(o.predictionsOut, { write: true, create: true, truncate: true })
+    : null;
+  let predBuf = predFile ? PREDICTION_COLUMNS.join(",") + "\n" : "";
+  const flushPred = (force: boolean) => {
+    if (predFile && (force || predBuf.length > 1 << 20)) {
+      const bytes = enc.encode(predBuf);
+      let off = 0;
+      while (off < bytes.length) off += predFile.writeSync(bytes.subarray(off));
+      predBuf = "";
+    }
+  };
+  const episodes = new EpisodeCollector();
+  const skipped: Record<string, string> = {};
   const v2: V2Detector[] = [
-    new SentinelV2({ budget: o.budget, gapMs: o.gapMs }),
+    new SentinelV2({
+      budget: o.budget,
+      gapMs: o.gapMs,
+      onTest: predFile
+        ? (e, ts, f, v) => {
+          predBuf += predictionCsvLine(e, ts, f, v);
+          flushPred(false);
+        }
+        : undefined,
+    }),
     new SentinelV2({
       budget: o.budget,
       gapMs: o.gapMs,
@@ -423,6 +465,7 @@ export async function runEvaluation(
       label: "Sentinel v2, MODEL=combo (robust channels + HST)",
     }),
     new RuleBaseline({ budget: o.budget, gapMs: o.gapMs }),
+    new RuleBaseline({ budget: o.budget, gapMs: o.gapMs, useLabels: false }),
   ];
 
   // Test-period columns.
@@ -448,7 +491,16 @@ export async function runEvaluation(
       progress(
         `eval: training on ${trainEvents} events (${contaminations.length} model(s) per detector)`,
       );
-      for (const d of eventDetectors) d.train(contaminations, o, trainEnd);
+      for (const d of [...eventDetectors]) {
+        try {
+          d.train(contaminations, o, trainEnd);
+        } catch (err) {
+          // e.g. a thin market never fills the seed's 60 s window: no forest to fit
+          skipped[d.name] = err instanceof Error ? err.message : String(err);
+          eventDetectors.splice(eventDetectors.indexOf(d), 1);
+          progress(`eval: ${d.label} cannot train here: ${skipped[d.name]}`, true);
+        }
+      }
       for (const d of v2) d.train();
       trained = true;
       trainT += performance.now() - tt;
@@ -462,6 +514,7 @@ export async function runEvaluation(
     }
     const label = labelOf(e);
     if (label === null) labelled = false;
+    episodes.push(e, t);
     ts.push(t);
     symbol.push(e.symbol);
     isAnomaly.push(label === true);
@@ -484,15 +537,28 @@ export async function runEvaluation(
       seed: o.seed,
       anomalyProbability: o.anomalyProbability,
     });
+    const profile = o.profile ?? "seed";
+    const simulated = profile === "seed"
+      ? simulatedEvents(sim, { startMs: SIMULATED_START_MS, stepMs, endMs })
+      : simulateEvents({
+        profile,
+        seed: o.seed,
+        symbols: o.symbols,
+        startMs: SIMULATED_START_MS,
+        endMs,
+        anomalyProbability: o.anomalyProbability,
+      });
     let nextReport = performance.now() + 1000;
-    for (const e of simulatedEvents(sim, { startMs: SIMULATED_START_MS, stepMs, endMs })) {
+    for (const e of simulated) {
       push(e);
       if ((events & 0x3fff) === 0 && performance.now() >= nextReport) {
         const secs = (performance.now() - passStart) / 1000;
         const rate = events / secs;
         progress(
-          `eval: ${compact(events)}/${compact(total)} events, ${compact(rate)}/s, ` +
-            `ETA ${Math.ceil((total - events) / rate)}s`,
+          profile === "seed"
+            ? `eval: ${compact(events)}/${compact(total)} events, ${compact(rate)}/s, ` +
+              `ETA ${Math.ceil((total - events) / rate)}s`
+            : `eval: ${compact(events)} events (${profile}), ${compact(rate)}/s`,
         );
         nextReport = performance.now() + 1000;
       }
@@ -522,8 +588,17 @@ export async function runEvaluation(
   phases.stream_features_scoring = (performance.now() - passStart - trainT) / 1000;
   phases.training = trainT / 1000;
 
+  flushPred(true);
+  predFile?.close();
   const tb = performance.now();
-  baseline.finish(contaminations, o, trainEnd!, symbol);
+  const withBaseline: (EventDetector | WindowDetector)[] = [...eventDetectors];
+  try {
+    baseline.finish(contaminations, o, trainEnd!, symbol);
+    withBaseline.push(baseline);
+  } catch (err) {
+    skipped[baseline.name] = err instanceof Error ? err.message : String(err);
+    progress(`eval: ${baseline.label} cannot train here: ${skipped[baseline.name]}`, true);
+  }
   phases.baseline = (performance.now() - tb) / 1000;
   progress(`eval: ${compact(events)} events streamed; measuring`, true);
 
@@ -608,9 +683,19 @@ export async function runEvaluation(
 
   const all: DetectorResult[] = [];
   const incidents: Record<string, IncidentReport> = {};
+  const episodeFigures: Record<string, Record<string, EpisodeDetection>> = {};
+  const eps = episodes.episodes();
   const v2Results: DetectorResult[] = [];
   for (const d of v2) {
     const v = d.finish();
+    if (labelled) episodeFigures[d.name] = episodeReport(eps, v.alerts, o.toleranceMs);
+    if (d.name === "sentinel_v2" && o.incidentsOut) {
+      await Deno.writeTextFile(
+        o.incidentsOut,
+        INCIDENT_COLUMNS.join(",") + "\n" + v.incidents.map(incidentCsvLine).join(""),
+      );
+      progress(`eval: ${v.incidents.length} incidents written to ${o.incidentsOut}`, true);
+    }
     const alerts = v.alerts;
     const report = labelled
       ? evaluateDetector(
@@ -660,7 +745,7 @@ export async function runEvaluation(
     });
   }
   for (const c of contaminations) {
-    for (const d of [...eventDetectors, baseline]) {
+    for (const d of withBaseline) {
       const v = d.verdicts.find((x) => x.contamination === c)!;
       all.push(measure(d.name, d.label, v));
     }
@@ -669,8 +754,13 @@ export async function runEvaluation(
   let summary: Record<string, SummaryEntry> | null = null;
   if (labelled) {
     for (const d of all.filter((r) => r.contamination === o.contamination)) {
-      const v = [...eventDetectors, baseline].find((x) => x.name === d.detector)!
+      const v = withBaseline.find((x) => x.name === d.detector)!
         .verdicts.find((x) => x.contamination === o.contamination)!;
+      episodeFigures[d.detector] = episodeReport(
+        eps,
+        v.alerts.map((p) => ({ ts_ms: p.ts_ms, symbol: p.symbol, score: p.anomaly_score })),
+        o.toleranceMs,
+      );
       incidents[d.detector] = incidentReport(
         stream,
         incidentsFromAlerts(
@@ -708,6 +798,8 @@ export async function runEvaluation(
     sweep: o.sweep === null ? null : all,
     incidents: labelled ? incidents : null,
     summary,
+    episodes: labelled ? episodeFigures : null,
+    skipped,
     runtime: { seconds, events_per_second: events / seconds, phases },
     machine: machine(),
   };
@@ -919,6 +1011,11 @@ Measures Sentinel's detection (and the seed's method) on a labelled stream.
   --trees=N                trees per forest (200)
   --train-hours=H          start of the stream used for training (1); the rest is the test
   --tolerance=S            an alert within S seconds after a labelled event is not false (5)
+  --profile=P              simulator profile: ${
+  SIM_PROFILES.join(", ")
+} (seed: the stream the targets are set on)
+  --predictions-out=F.csv  every test event's Sentinel v2 verdict as CSV (columns: docs/detection.md)
+  --incidents-out=F.csv    Sentinel v2's incidents as CSV (columns: docs/detection.md)
   --budget=B               ALERT_BUDGET: false incidents per symbol-hour for the v2 detectors (1)
   --gap=S                  INCIDENT_GAP_SECONDS: alerts closer than S seconds are one incident (5)
   --sweep                  also sweep contamination over ${SWEEP_CONTAMINATIONS.join(", ")}
@@ -962,6 +1059,9 @@ export function parseEvalArgs(
       "train-hours": { type: "string", default: "1" },
       tolerance: { type: "string", default: String(DEFAULT_TOLERANCE_MS / 1000) },
       budget: { type: "string" },
+      profile: { type: "string", default: "seed" },
+      "predictions-out": { type: "string" },
+      "incidents-out": { type: "string" },
       gap: { type: "string" },
       sweep: { type: "boolean", default: false },
       seeds: { type: "string" },
@@ -1029,10 +1129,20 @@ export function parseEvalArgs(
     winsorize: a.winsorize === undefined ? null : positive("--winsorize", a.winsorize),
     toleranceMs: positive("--tolerance", a.tolerance) * 1000,
     budget: c.alertBudget,
+    profile: parseProfile(a.profile),
+    predictionsOut: a["predictions-out"] ?? null,
+    incidentsOut: a["incidents-out"] ?? null,
     gapMs: c.incidentGapSeconds * 1000,
     out: a.out,
     jsonOnly: a["json-only"],
   };
+}
+
+/** `--profile` → a simulator profile, or a readable error. */
+function parseProfile(text: string): SimProfile {
+  const p = SIM_PROFILES.find((x) => x === text.trim().toLowerCase());
+  if (!p) throw new Error(`--profile: got "${text}", expected one of ${SIM_PROFILES.join(", ")}`);
+  return p;
 }
 
 /** `1-5` or `1,2,7` → seeds. */

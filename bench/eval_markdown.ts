@@ -6,6 +6,8 @@
  */
 import { FEATURE_NAMES } from "../lib/contracts.ts";
 import type { DetectorResult, EvalResult, Headline, SeedsResult } from "./eval.ts";
+import type { EpisodeDetection, SummaryEntry } from "./eval_v2.ts";
+import { ANOMALY_TYPES } from "../lib/contracts.ts";
 
 /** 1234567 → "1.23M", 45000 → "45k": progress lines and table cells. */
 export function compact(n: number): string {
@@ -32,8 +34,11 @@ export function renderMarkdown(r: EvalResult): string {
   const s = r.stream;
   const out: string[] = [];
   const what = s.kind === "simulated"
-    ? `simulated stream, seed ${o.seed}, ${o.hours} h × ${o.symbols.length} symbols ` +
-      `(${o.symbols.join(", ")}), one event per symbol every ${o.frequencySeconds} s, ` +
+    ? `simulated stream (profile ${o.profile ?? "seed"}), seed ${o.seed}, ${o.hours} h × ` +
+      `${o.symbols.length} symbols (${o.symbols.join(", ")}), ` +
+      ((o.profile ?? "seed") === "seed"
+        ? `one event per symbol every ${o.frequencySeconds} s, `
+        : "trades as the profile's arrival process, ") +
       `anomaly probability ${o.anomalyProbability}`
     : `file ${s.file} (${s.labelled ? "labelled" : "unlabelled"})`;
   out.push(`## Evaluation: ${what}`);
@@ -51,6 +56,35 @@ export function renderMarkdown(r: EvalResult): string {
   out.push("");
   out.push(`Command: \`${r.command}\``);
   out.push("");
+  for (const [name, why] of Object.entries(r.skipped ?? {})) {
+    out.push(`Not run: ${name} (${why}).`);
+    out.push("");
+  }
+  if (s.labelled && r.summary) {
+    out.push(`### Summary (what detection v2 is judged on)`);
+    out.push("");
+    out.push(
+      `Within T: an alert of the symbol in [t, t + T] of each labelled event. False incident: an ` +
+        `incident (alerts of a symbol less than ${r.options.gapMs / 1000} s apart) that overlaps ` +
+        `no labelled event's [t, t + ${o.toleranceMs / 1000} s]; incident precision: the share ` +
+        `that does. Event F1: each event's own verdict.`,
+    );
+    out.push("");
+    out.push(summaryEntries(r.detectors.map((d) => [d.label, r.summary![d.detector]])));
+    out.push("");
+  }
+  if (s.labelled && r.episodes) {
+    out.push(`### Episodes`);
+    out.push("");
+    out.push(
+      `An episode (every labelled event of one injected anomaly; one event on the seed profile) ` +
+        `is detected when an alert of its symbol falls between its first event and ` +
+        `${o.toleranceMs / 1000} s after its last; delay from its first event.`,
+    );
+    out.push("");
+    out.push(episodeTable(r.detectors.map((d) => [d.label, r.episodes![d.detector]])));
+    out.push("");
+  }
   if (s.labelled) {
     out.push(`### Detection by anomaly type`);
     out.push("");
@@ -61,8 +95,9 @@ export function renderMarkdown(r: EvalResult): string {
     out.push("");
     const rows: (string | number)[][] = [];
     for (const d of r.detectors) {
-      for (const k of ["PRICE_SPIKE", "FLASH_CRASH", "VOLUME_SPIKE", "ALL"] as const) {
+      for (const k of [...ANOMALY_TYPES, "ALL"] as const) {
         const t = d.report!.detection[k];
+        if (t.injected === 0) continue;
         rows.push([
           d.label,
           k,
@@ -188,7 +223,15 @@ export function renderMarkdown(r: EvalResult): string {
     out.push(`### Strongest alerts: ${d.label}`);
     out.push("");
     out.push(table(
-      ["time (UTC)", "symbol", "score", "price", "volume", "label", "drivers (largest |z| first)"],
+      [
+        "time (UTC)",
+        "symbol",
+        "score",
+        "price",
+        "volume",
+        "label",
+        "drivers (largest absolute z first)",
+      ],
       "llrrrll",
       d.top_alerts.slice(0, 10).map((a) => [
         a.time,
@@ -296,6 +339,55 @@ const SEED_FIGURES: readonly [keyof Headline, string, (x: number | null) => stri
 ];
 
 /** `--seeds`: each figure as mean [min – max] over the seeds, then one row per seed. */
+/** The summary table: one row per detector. */
+export function summaryEntries(rows: [string, SummaryEntry | undefined][]): string {
+  const t = (e: SummaryEntry, k: string, w: "within_1s" | "within_5s") =>
+    pct(e.by_type[k as keyof SummaryEntry["by_type"]]?.[w] ?? null);
+  return table(
+    [
+      "detector",
+      "≤ 1 s",
+      "≤ 5 s",
+      "false incidents / symbol-h",
+      "incident precision",
+      "event F1",
+      "PRICE_SPIKE ≤ 1 s",
+      "FLASH_CRASH ≤ 1 s",
+      "VOLUME_SPIKE ≤ 5 s",
+    ],
+    "lrrrrrrrr",
+    rows.filter(([, e]) => e !== undefined).map(([label, e]) => [
+      label,
+      pct(e!.within_1s),
+      pct(e!.within_5s),
+      num(e!.false_incidents_per_symbol_hour, 2),
+      num(e!.incident_precision),
+      num(e!.event_f1),
+      t(e!, "PRICE_SPIKE", "within_1s"),
+      t(e!, "FLASH_CRASH", "within_1s"),
+      t(e!, "VOLUME_SPIKE", "within_5s"),
+    ]),
+  );
+}
+
+/** Episode detection: one row per detector, a column per type present. */
+export function episodeTable(
+  rows: [string, Record<string, EpisodeDetection> | undefined][],
+): string {
+  const types = [...ANOMALY_TYPES, "ALL"].filter((k) => rows.some(([, e]) => e?.[k]));
+  return table(
+    ["detector", ...types],
+    "l" + "r".repeat(types.length),
+    rows.filter(([, e]) => e !== undefined).map(([label, e]) => [
+      label,
+      ...types.map((k) => {
+        const d = e![k];
+        return d ? `${pct(d.rate)} of ${int(d.episodes)} (${ms(d.median_delay_ms)})` : "–";
+      }),
+    ]),
+  );
+}
+
 export function renderSeedsMarkdown(r: SeedsResult): string {
   const o = r.options;
   const out: string[] = [];
@@ -306,6 +398,15 @@ export function renderSeedsMarkdown(r: SeedsResult): string {
   );
   out.push("");
   out.push(`Command: \`${r.command}\``);
+  out.push("");
+  out.push(`### Mean over seeds of the summary`);
+  out.push("");
+  out.push(summaryEntries(
+    Object.entries(r.summary_mean).map(([name, e]) => [
+      r.summary.find((d) => d.detector === name)?.label ?? name,
+      e,
+    ]),
+  ));
   out.push("");
   out.push(
     `Each cell: mean [min – max] over the seeds (the stream and the forest change with the seed).`,

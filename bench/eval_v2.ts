@@ -20,9 +20,10 @@
  */
 import type { AnomalyType, MarketEvent } from "../lib/contracts.ts";
 import { eventTimeMs } from "../lib/contracts.ts";
-import { RobustSymbol } from "../features/robust.ts";
+import { type RobustFeatures, RobustSymbol } from "../features/robust.ts";
 import { type Calibration } from "../model/calibration.ts";
 import {
+  type ChannelVerdict,
   type DetectionModel,
   fitRobustCalibration,
   judgeScores,
@@ -79,6 +80,8 @@ export class SentinelV2 implements V2Detector {
       shares?: Record<string, number>;
       name?: string;
       label?: string;
+      /** called for every test event with its features and verdict (`--predictions-out`) */
+      onTest?: (e: MarketEvent, ts: number, f: RobustFeatures, v: ChannelVerdict) => void;
     },
   ) {
     this.name = o.name ?? "sentinel_v2";
@@ -99,6 +102,7 @@ export class SentinelV2 implements V2Detector {
       return;
     }
     const v = judgeScores(this.#cal!, e.symbol, scores);
+    this.o.onTest?.(e, ts, f, v);
     this.#v.flagged.push(v.alert);
     this.#v.score.push(f.robust_ready ? v.severity : NaN);
     if (v.alert) {
@@ -175,8 +179,8 @@ function lowerBound(a: readonly number[], x: number): number {
 
 /** The robust rule baseline (see the module notes). */
 export class RuleBaseline implements V2Detector {
-  readonly name = "robust_rule";
-  readonly label = "robust rule (median-of-5 price, robust volume z)";
+  readonly name: string;
+  readonly label: string;
   #state = new Map<string, { prices: number[]; devs: SortedWindow; vols: SortedWindow }>();
   #trainP: number[] = [];
   #trainV: number[] = [];
@@ -189,8 +193,13 @@ export class RuleBaseline implements V2Detector {
   #tracker: IncidentTracker;
   #lastTs = 0;
 
-  constructor(readonly o: { budget: number; gapMs: number }) {
+  constructor(readonly o: { budget: number; gapMs: number; useLabels?: boolean }) {
     this.#tracker = new IncidentTracker({ gapMs: o.gapMs });
+    const labels = o.useLabels ?? true;
+    this.name = labels ? "robust_rule" : "robust_rule_budget";
+    this.label = labels
+      ? "robust rule, thresholds fitted with labels"
+      : "robust rule, thresholds at the budget (no labels)";
   }
 
   #stats(e: MarketEvent): { p: number; v: number } | null {
@@ -260,7 +269,7 @@ export class RuleBaseline implements V2Detector {
 
   /** Thresholds (see the module notes). */
   train(): void {
-    if (this.#labelled && this.#trainY.some((y) => y)) {
+    if ((this.o.useLabels ?? true) && this.#labelled && this.#trainY.some((y) => y)) {
       this.#trainWithLabels();
       return;
     }
@@ -423,4 +432,201 @@ export interface SummaryEntry {
   incident_precision: number | null;
   event_f1: number | null;
   by_type: Partial<Record<AnomalyType, { within_1s: number | null; within_5s: number | null }>>;
+}
+
+/** One labelled episode of the test period (a seed-profile anomaly is a one-event episode). */
+export interface EpisodeSpan {
+  type: AnomalyType;
+  symbol: string;
+  first_ms: number;
+  last_ms: number;
+  events: number;
+}
+
+/** Collects episodes from the test stream's labelled events. */
+export class EpisodeCollector {
+  readonly #byKey = new Map<string, EpisodeSpan>();
+
+  /** Notes one test event (only anomalous, typed ones matter). */
+  push(e: MarketEvent, ts: number): void {
+    if (!e.is_anomaly || !e.anomaly_type) return;
+    const key = e.episode_id !== undefined ? `${e.symbol}#${e.episode_id}` : `${e.symbol}@${ts}`;
+    const ep = this.#byKey.get(key);
+    if (!ep) {
+      this.#byKey.set(key, {
+        type: e.anomaly_type,
+        symbol: e.symbol,
+        first_ms: ts,
+        last_ms: ts,
+        events: 1,
+      });
+    } else {
+      ep.first_ms = Math.min(ep.first_ms, ts);
+      ep.last_ms = Math.max(ep.last_ms, ts);
+      ep.events++;
+    }
+  }
+
+  episodes(): EpisodeSpan[] {
+    return [...this.#byKey.values()].sort((a, b) => a.first_ms - b.first_ms);
+  }
+}
+
+/** Episode-level detection of one type (or ALL). */
+export interface EpisodeDetection {
+  episodes: number;
+  detected: number;
+  rate: number | null;
+  /** from the episode's first event to the first alert of its symbol inside it (or within tolerance after), ms */
+  median_delay_ms: number | null;
+}
+
+/**
+ * An episode is detected when an alert of its symbol falls in
+ * [first event, last event + tolerance]; its delay is that alert's time
+ * minus the episode's first event.
+ */
+export function episodeReport(
+  episodes: readonly EpisodeSpan[],
+  alerts: readonly Alert[],
+  toleranceMs: number,
+): Record<string, EpisodeDetection> {
+  const times = new Map<string, number[]>();
+  for (const a of alerts) {
+    let t = times.get(a.symbol);
+    if (!t) times.set(a.symbol, t = []);
+    t.push(a.ts_ms);
+  }
+  for (const t of times.values()) t.sort((x, y) => x - y);
+  const acc = new Map<string, { n: number; hit: number; delays: number[] }>();
+  const bump = (k: string, delay: number | null) => {
+    let a = acc.get(k);
+    if (!a) acc.set(k, a = { n: 0, hit: 0, delays: [] });
+    a.n++;
+    if (delay !== null) {
+      a.hit++;
+      a.delays.push(delay);
+    }
+  };
+  for (const ep of episodes) {
+    const t = times.get(ep.symbol) ?? [];
+    const k = lowerBound(t, ep.first_ms);
+    const delay = k < t.length && t[k] <= ep.last_ms + toleranceMs ? t[k] - ep.first_ms : null;
+    bump(ep.type, delay);
+    bump("ALL", delay);
+  }
+  const out: Record<string, EpisodeDetection> = {};
+  for (const [k, a] of acc) {
+    const d = a.delays.sort((x, y) => x - y);
+    out[k] = {
+      episodes: a.n,
+      detected: a.hit,
+      rate: a.n ? a.hit / a.n : null,
+      median_delay_ms: d.length ? d[Math.floor((d.length - 1) / 2)] : null,
+    };
+  }
+  return out;
+}
+
+/** Columns of `--predictions-out` (one line per test event, Sentinel v2's verdict). */
+export const PREDICTION_COLUMNS = [
+  "ts_ms",
+  "time",
+  "symbol",
+  "price",
+  "volume",
+  "price_z",
+  "price_z_long",
+  "volume_z",
+  "flow_z",
+  "scored",
+  "severity",
+  "is_anomaly",
+  "driver",
+  "label",
+  "anomaly_type",
+  "episode_id",
+] as const;
+
+/** Columns of `--incidents-out` (one line per incident of Sentinel v2). */
+export const INCIDENT_COLUMNS = [
+  "id",
+  "symbol",
+  "type",
+  "start_ms",
+  "end_ms",
+  "start",
+  "end",
+  "peak_ms",
+  "peak_severity",
+  "alerts",
+  "trades",
+  "ref_price",
+  "peak_price",
+  "last_price",
+  "min_price",
+  "max_price",
+  "drivers",
+] as const;
+
+const csv = (v: unknown) => {
+  if (v === null || v === undefined) return "";
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+/** One `--incidents-out` line. */
+export function incidentCsvLine(i: Incident): string {
+  return [
+    i.id,
+    i.symbol,
+    i.type,
+    i.start_ms,
+    i.end_ms,
+    new Date(i.start_ms).toISOString(),
+    new Date(i.end_ms).toISOString(),
+    i.peak_ms,
+    i.peak_severity,
+    i.alerts,
+    i.trades,
+    i.ref_price,
+    i.peak_price,
+    i.last_price,
+    i.min_price,
+    i.max_price,
+    Object.entries(i.drivers).map(([k, n]) => `${k}:${n}`).join(" "),
+  ].map(csv).join(",") + "\n";
+}
+
+/** One `--predictions-out` line. */
+export function predictionCsvLine(
+  e: MarketEvent,
+  ts: number,
+  f: {
+    price_z: number;
+    price_z_long: number;
+    volume_z: number;
+    flow_z: number;
+    robust_ready: boolean;
+  },
+  v: { severity: number; alert: boolean; driverName: string },
+): string {
+  return [
+    ts,
+    new Date(ts).toISOString(),
+    e.symbol,
+    e.price,
+    e.volume,
+    f.price_z,
+    f.price_z_long,
+    f.volume_z,
+    f.flow_z,
+    f.robust_ready,
+    f.robust_ready ? v.severity : "",
+    v.alert,
+    v.alert ? v.driverName : "",
+    e.source === "simulated" ? e.is_anomaly : e.is_anomaly ? true : "",
+    e.anomaly_type ?? "",
+    e.episode_id ?? "",
+  ].map(csv).join(",") + "\n";
 }

@@ -2,17 +2,32 @@ import assert from "node:assert/strict";
 import { fitCalibration, fitTail, tailProbability, tailScore, verdict } from "./calibration.ts";
 import { Random } from "../lib/random.ts";
 
-Deno.test("calibration: the body-anchored tail of exponential data extrapolates its true tail", () => {
+Deno.test("calibration: the fitted tail extrapolates light (exponential) and heavy (Pareto) tails", () => {
   const r = new Random(1);
-  const xs = Array.from({ length: 20_000 }, () => -Math.log(1 - r.float())); // Exp(1)
-  const t = fitTail(xs);
+  const expo = Array.from({ length: 20_000 }, () => -Math.log(1 - r.float())); // P(X > s) = e^−s
+  const t = fitTail(expo);
   for (const s of [3, 6, 10]) {
     const p = tailProbability(t, s);
-    assert.ok(Math.abs(Math.log(p) - -s) < 0.35, `s=${s}: p=${p} vs ${Math.exp(-s)}`);
+    // within a factor 3, and never optimistic by more than 1.5 (a false-alarm budget must hold)
+    assert.ok(
+      p / Math.exp(-s) < 3 && p / Math.exp(-s) > 1 / 1.5,
+      `exp s=${s}: p=${p} vs ${Math.exp(-s)}`,
+    );
+  }
+  // Pareto with P(X > s) = (1 + s/3)^−3: an exponential fit would be off by orders of magnitude.
+  const pareto = Array.from({ length: 20_000 }, () => 3 * (Math.pow(1 - r.float(), -1 / 3) - 1));
+  const h = fitTail(pareto);
+  assert.ok(h.xi > 0.15, `shape ${h.xi}`);
+  for (const s of [10, 30, 60]) {
+    const want = Math.pow(1 + s / 3, -3);
+    const p = tailProbability(h, s);
+    assert.ok(p / want < 4 && p / want > 1 / 4, `pareto s=${s}: p=${p} vs ${want}`);
   }
   // tailScore inverts tailProbability
-  for (const p of [0.5, 0.05, 1e-4, 1e-7]) {
-    assert.ok(Math.abs(tailProbability(t, tailScore(t, p)) / p - 1) < 0.05, `p=${p}`);
+  for (const tail of [t, h]) {
+    for (const p of [0.5, 0.05, 1e-4, 1e-7]) {
+      assert.ok(Math.abs(tailProbability(tail, tailScore(tail, p)) / p - 1) < 0.05, `p=${p}`);
+    }
   }
 });
 
