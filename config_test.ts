@@ -161,3 +161,28 @@ Deno.test("config: SIM_PROFILE defaults to realistic; episode weights and magnit
   );
   assert.match(errorOf({ SIM_EPISODE_MAGNITUDE: "0" }).message, /SIM_EPISODE_MAGNITUDE: got "0"/);
 });
+
+Deno.test("config: detection v2 variables — MODEL, ALERT_BUDGET, INCIDENT_GAP_SECONDS, TRAIN_SECONDS", () => {
+  const c = parseConfig({});
+  assert.equal(c.model, "robust");
+  assert.equal(c.alertBudget, 1);
+  assert.equal(c.incidentGapSeconds, 5);
+  assert.equal(c.trainSeconds, 600);
+  const d = parseConfig({
+    MODEL: "IForest",
+    ALERT_BUDGET: "0.5",
+    INCIDENT_GAP_SECONDS: "12",
+    TRAIN_SECONDS: "0",
+  });
+  assert.equal(d.model, "iforest");
+  assert.equal(d.alertBudget, 0.5);
+  assert.equal(d.incidentGapSeconds, 12);
+  assert.equal(d.trainSeconds, 0);
+  assert.match(
+    errorOf({ MODEL: "svm" }).message,
+    /MODEL: got "svm", expected one of robust, hst, combo, iforest/,
+  );
+  assert.match(errorOf({ ALERT_BUDGET: "0" }).message, /ALERT_BUDGET/);
+  assert.match(errorOf({ INCIDENT_GAP_SECONDS: "-1" }).message, /INCIDENT_GAP_SECONDS/);
+  assert.match(errorOf({ TRAIN_SECONDS: "1.5" }).message, /TRAIN_SECONDS/);
+});
