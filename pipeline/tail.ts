@@ -8,11 +8,17 @@
  * partitions can commit a page whose key sorts before one already seen, so
  * every poll re-reads a look-back span and remembers which pages it published.
  *
+ * Incidents are tailed the same way: those that started in the last
+ * `incidentLookbackMs` are re-read each poll, and each change (new, grown,
+ * closed) is published once as an `IncidentChange`, so a web-only process's
+ * `/events` carries `event: incident` too.
+ *
  * @module
  */
 import { sleep } from "../lib/clock.ts";
 import type { Store } from "../store/kv.ts";
 import type { Hub } from "./hub.ts";
+import type { Incident, IncidentChange } from "../model/incidents.ts";
 import type { Logger } from "./log.ts";
 
 /** Options of {@linkcode KvTail}. */
@@ -21,11 +27,17 @@ export interface KvTailOptions {
   pollMs?: number;
   /** how far before the newest page seen each poll looks again, ms (default 10 000) */
   lookbackMs?: number;
+  /** incidents that started this long before the newest page are re-read for changes, ms (default 600 000) */
+  incidentLookbackMs?: number;
 }
+
+const signature = (i: Incident) => `${i.status}|${i.alerts}|${i.peak_severity}|${i.type}`;
 
 /** Polls KV for prediction pages and publishes the new ones to a hub. */
 export class KvTail {
   readonly #seen = new Map<string, number>();
+  /** incident id → [start_ms, signature] */
+  readonly #incidents = new Map<string, [number, string]>();
   #since = 0;
 
   constructor(
@@ -63,6 +75,25 @@ export class KvTail {
       published++;
     }
     for (const [key, ts] of this.#seen) if (ts < from) this.#seen.delete(key);
+    published += await this.#pollIncidents(publish);
     return published;
+  }
+
+  async #pollIncidents(publish: boolean): Promise<number> {
+    const from = Math.max(0, this.#since - (this.opts.incidentLookbackMs ?? 600_000));
+    const { incidents } = await this.store.incidents({ fromMs: from, limit: 500 });
+    const changes: IncidentChange[] = [];
+    for (const inc of incidents.reverse()) {
+      const sig = signature(inc);
+      const was = this.#incidents.get(inc.id);
+      if (was?.[1] === sig) continue;
+      this.#incidents.set(inc.id, [inc.start_ms, sig]);
+      const kind = inc.status === "closed" ? "closed" : was ? "updated" : "opened";
+      changes.push({ kind, incident: inc });
+    }
+    for (const [id, [start]] of this.#incidents) if (start < from) this.#incidents.delete(id);
+    if (!publish || changes.length === 0) return 0;
+    this.hub.publish({ pageId: "", predictions: [], ids: [], incidents: changes });
+    return changes.length;
   }
 }

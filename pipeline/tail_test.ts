@@ -73,3 +73,64 @@ Deno.test("tail: publishes each page committed after it started exactly once, la
     store.close();
   }
 });
+
+Deno.test("tail: publishes each incident change committed by another process once (opened, grown, closed)", async () => {
+  const store = new Store(await Deno.openKv(":memory:"), { retentionMs: 3_600_000 });
+  const hub = new Hub();
+  const got: PredictionBatch[] = [];
+  hub.subscribe((b) => got.push(b));
+  const inc = {
+    id: "BTC-USDT:20000",
+    symbol: "BTC-USDT",
+    status: "open" as "open" | "closed",
+    type: "spike" as const,
+    start_ms: 20_000,
+    end_ms: 20_000,
+    peak_ms: 20_000,
+    peak_severity: 0.7,
+    drivers: { price_z: 1 },
+    alerts: 1,
+    trades: 1,
+    ref_price: 100,
+    peak_price: 110,
+    last_price: 110,
+    min_price: 110,
+    max_price: 110,
+    model_id: "m",
+  };
+  const write = (i: typeof inc) =>
+    store.commitBatch({
+      stream: "t",
+      partition: 0,
+      nextOffset: 0,
+      pageId: `p${i.alerts}${i.status}`,
+      states: [],
+      rows: [],
+      predictions: [pred("BTC-USDT", i.end_ms)],
+      counters: [],
+      incidents: [i],
+    });
+  try {
+    await commit(store, "old", [pred("BTC-USDT", 10_000)]);
+    const tail = new KvTail(store, hub, memoryLogger(), { pollMs: 60_000 });
+    const ac = new AbortController();
+    await tail.start(ac.signal);
+    ac.abort();
+    await write(inc);
+    await tail.poll();
+    await tail.poll();
+    await write({ ...inc, alerts: 2, end_ms: 21_000, peak_severity: 0.9 });
+    await tail.poll();
+    await write({ ...inc, alerts: 2, end_ms: 21_000, peak_severity: 0.9, status: "closed" });
+    await tail.poll();
+    await tail.poll();
+    const changes = got.flatMap((b) => b.incidents ?? []);
+    assert.deepEqual(changes.map((c) => [c.kind, c.incident.alerts]), [
+      ["opened", 1],
+      ["updated", 2],
+      ["closed", 2],
+    ]);
+  } finally {
+    store.kv.close();
+  }
+});
