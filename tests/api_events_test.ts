@@ -431,3 +431,51 @@ Deno.test("SSE: heartbeat comments on an idle stream; shutdown closes open strea
     assert.equal(env.hub.size, 0);
   });
 });
+
+Deno.test("SSE: incident changes go out as event: incident, filtered by ?symbol=", async () => {
+  await withEnv(async (env) => {
+    await withServer(env, {}, async (base) => {
+      const all = await connect(`${base}/events`);
+      const eth = await connect(`${base}/events?symbol=ETH-USDT`);
+      const incident = (symbol: string, status: "open" | "closed") => ({
+        id: `${symbol}:1000`,
+        symbol,
+        status,
+        type: "crash" as const,
+        start_ms: 1000,
+        end_ms: 1000,
+        peak_ms: 1000,
+        peak_severity: 0.8,
+        drivers: { price_z: 1 },
+        alerts: 1,
+        trades: 1,
+        ref_price: 100,
+        peak_price: 90,
+        last_price: 90,
+        min_price: 90,
+        max_price: 90,
+        model_id: "m",
+      });
+      env.hub.publish({
+        pageId: "",
+        predictions: [],
+        ids: [],
+        incidents: [
+          { kind: "opened", incident: incident("BTC-USDT", "open") },
+          { kind: "closed", incident: incident("ETH-USDT", "closed") },
+        ],
+      });
+      const got = await all.events(2);
+      assert.deepEqual(got.map((e) => e.event), ["incident", "incident"]);
+      assert.deepEqual(JSON.parse(got[0].data!), {
+        kind: "opened",
+        incident: incident("BTC-USDT", "open"),
+      });
+      const one = await eth.events(1);
+      assert.equal(JSON.parse(one[0].data!).incident.symbol, "ETH-USDT");
+      assert.equal(JSON.parse(one[0].data!).kind, "closed");
+      await all.close();
+      await eth.close();
+    });
+  });
+});

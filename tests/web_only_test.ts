@@ -44,7 +44,9 @@ Deno.test("web-only process: /events streams predictions committed by a worker e
       if (done) break;
       text += value;
     }
-    const data = [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]));
+    // Predictions and alerts (incidents, `event: incident`, carry another shape).
+    const data = [...text.matchAll(/^event: (?:prediction|alert)\nid: .*\ndata: (.*)$/gm)]
+      .map((m) => JSON.parse(m[1]));
     assert.ok(data.length >= 30);
     assert.ok(data.every((p) => p.model_id === "tail-model" && p.source === "simulated"));
     // In order and never twice: per symbol, trade ids strictly increase along the
