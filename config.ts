@@ -152,7 +152,8 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     name: "CONTAMINATION",
     default: "0.01",
     accepts: "number in (0, 0.5] or auto",
-    doc: "MODEL=iforest and POST /predict: expected share of anomalies; sets the forest's decision threshold",
+    doc:
+      "MODEL=iforest and POST /predict: expected share of anomalies; sets the forest's decision threshold",
   },
   {
     name: "MODEL",

@@ -109,16 +109,22 @@ export interface RobustState {
 /** A fixed-capacity ring of numbers, oldest dropped first. */
 class Ring {
   readonly values: number[] = [];
-  constructor(readonly capacity: number) {}
+  readonly #scratch: Float64Array;
+  constructor(readonly capacity: number) {
+    this.#scratch = new Float64Array(capacity);
+  }
   push(x: number): void {
     this.values.push(x);
     if (this.values.length > this.capacity) this.values.shift();
   }
   median(): number {
-    const s = this.values.slice().sort((a, b) => a - b);
-    const n = s.length;
+    const n = this.values.length;
     if (n === 0) return NaN;
-    return n % 2 ? s[(n - 1) >> 1] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    // A typed-array sort of a reused buffer: no allocation per closed moment.
+    const v = this.#scratch.subarray(0, n);
+    for (let i = 0; i < n; i++) v[i] = this.values[i];
+    v.sort();
+    return n % 2 ? v[(n - 1) >> 1] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   }
 }
 
@@ -156,6 +162,9 @@ export class RobustSymbol {
   #longDev: SlidingQuantiles;
   #vol: SlidingQuantiles;
   #flow: SlidingQuantiles;
+  /** the flow sketch's median and spread, recomputed when a second closes (the only time it changes) */
+  #flowMed = NaN;
+  #flowSpread = NaN;
   #spread = NaN;
   #longSpread = NaN;
 
@@ -214,11 +223,7 @@ export class RobustSymbol {
     if (volReady) volume_z = robustZ(this.#vol, lv, this.o.minLogVolumeSpread);
     this.#vol.add(lv);
     const flow_z = this.#flow.seen >= MIN_FLOW_OBS
-      ? robustZ(
-        this.#flow,
-        lnVolume(this.#secondVolume - this.#secondMax),
-        this.o.minLogVolumeSpread,
-      )
+      ? (lnVolume(this.#secondVolume - this.#secondMax) - this.#flowMed) / this.#flowSpread
       : 0;
     return {
       price_z: finite(price_z),
@@ -247,7 +252,14 @@ export class RobustSymbol {
     this.#long.push(lp);
     this.#longRef = this.#long.median();
     this.#longSpread = Math.pow(10, this.#longDev.quantile(0.9)) / NORMAL_Q90;
-    if (this.#secondVolume > 0) this.#flow.add(lnVolume(this.#secondVolume - this.#secondMax));
+    if (this.#secondVolume > 0) {
+      this.#flow.add(lnVolume(this.#secondVolume - this.#secondMax));
+      this.#flowStats();
+    }
+  }
+
+  #flowStats(): void {
+    [this.#flowMed, this.#flowSpread] = medianSpread(this.#flow, this.o.minLogVolumeSpread);
   }
 
   #restart(): void {
@@ -296,10 +308,16 @@ export class RobustSymbol {
     r.#longDev = SlidingQuantiles.fromJSON(DEV_BINS, r.o.spreadSeconds, s.longDev);
     r.#vol = SlidingQuantiles.fromJSON(VOL_BINS, r.o.volumeTrades, s.vol);
     r.#flow = SlidingQuantiles.fromJSON(VOL_BINS, r.o.spreadSeconds, s.flow);
+    r.#flowStats();
     r.#spread = Math.pow(10, r.#dev.quantile(0.9)) / NORMAL_Q90;
     r.#longSpread = Math.pow(10, r.#longDev.quantile(0.9)) / NORMAL_Q90;
     return r;
   }
+}
+
+/** Median and IQR-based spread of a sketch, floored. */
+function medianSpread(q: SlidingQuantiles, floor: number): [number, number] {
+  return [q.quantile(0.5), Math.max((q.quantile(0.75) - q.quantile(0.25)) / IQR_TO_SIGMA, floor)];
 }
 
 function robustZ(q: SlidingQuantiles, x: number, floor: number): number {

@@ -300,18 +300,17 @@ export interface Verdict {
  */
 export function verdict(cal: Calibration, symbol: string, scores: readonly number[]): Verdict {
   const sc = cal.symbols[symbol] ?? cal.fallback;
+  const lnThr = thresholdsOf(cal, sc);
   let best = 0;
   let driver = 0;
   let bestP = 1;
   for (let c = 0; c < cal.channels.length; c++) {
     const x = scores[c];
     if (!Number.isFinite(x)) continue;
-    const ch = cal.channels[c];
-    const tail = sc.tails[ch];
+    const tail = sc.tails[cal.channels[c]];
     if (!tail) continue;
     const p = Math.max(tailProbability(tail, x), 1e-300);
-    const pThr = Math.min(0.5, (cal.shares[ch] * cal.budget) / sc.secondsPerHour);
-    const sev = Math.min(1, Math.max(0, (0.5 * Math.log(p)) / Math.log(pThr)));
+    const sev = Math.min(1, Math.max(0, (0.5 * Math.log(p)) / lnThr[c]));
     if (sev > best) {
       best = sev;
       driver = c;
@@ -319,4 +318,19 @@ export function verdict(cal: Calibration, symbol: string, scores: readonly numbe
     }
   }
   return { alert: best >= 0.5, severity: best, driver, p: bestP };
+}
+
+/** ln of each channel's threshold p for one symbol, computed once per calibration object. */
+const thresholdCache = new WeakMap<SymbolCalibration, Float64Array>();
+function thresholdsOf(cal: Calibration, sc: SymbolCalibration): Float64Array {
+  let t = thresholdCache.get(sc);
+  if (t === undefined) {
+    t = new Float64Array(cal.channels.length);
+    for (let c = 0; c < t.length; c++) {
+      const ch = cal.channels[c];
+      t[c] = Math.log(Math.min(0.5, (cal.shares[ch] * cal.budget) / sc.secondsPerHour));
+    }
+    thresholdCache.set(sc, t);
+  }
+  return t;
 }

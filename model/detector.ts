@@ -211,6 +211,7 @@ export function judgeScores(
   if (scores.every((x) => Number.isNaN(x))) {
     return { alert: false, severity: 0, driver: 0, p: 1, driverName: cal.channels[0] };
   }
-  const v = verdict(cal, symbol, scores);
-  return { ...v, driverName: cal.channels[v.driver] };
+  const v = verdict(cal, symbol, scores) as ChannelVerdict;
+  v.driverName = cal.channels[v.driver];
+  return v;
 }
