@@ -26,6 +26,7 @@ import { ApiMetrics, httpMetrics, metricsRoutes } from "./api/metrics.ts";
 import { modelRoutes } from "./api/models.ts";
 import { predictRoutes } from "./api/predict.ts";
 import { predictionRoutes } from "./api/predictions.ts";
+import { seedRoutes } from "./api/seed.ts";
 import { statsRoutes } from "./api/stats.ts";
 import { statusRoutes } from "./api/status.ts";
 import { SWAGGER_ASSETS_BASE, swaggerAssets } from "./pages/docs.ts";
@@ -57,6 +58,7 @@ const DOC_INFO = {
   },
   tags: [
     { name: "seed", description: "the original project's endpoints, same shapes" },
+    { name: "v1", description: "Sentinel's richer shapes (the dashboard reads these)" },
     { name: "live", description: "Server-Sent Events" },
     { name: "history", description: "exports" },
     { name: "operations", description: "metrics and documentation" },
@@ -169,6 +171,7 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
 
   healthRoutes(app, ctx);
   predictRoutes(app, ctx, api);
+  seedRoutes(app, ctx, api);
   predictionRoutes(app, ctx);
   statsRoutes(app, ctx);
   statusRoutes(app, ctx, api);

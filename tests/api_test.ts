@@ -202,7 +202,7 @@ function prediction(over: Partial<Prediction> & { ts_ms: number }): Prediction {
 
 // ---- tests ----
 
-Deno.test("before a model: /health waits, /predict and /model-info answer 503 with a reason", async () => {
+Deno.test("before a model: /health waits, /predict and /api/v1/model-info answer 503 with a reason, /model-info says loaded: false", async () => {
   await withServer({}, async ({ base }) => {
     const h = await getJson(`${base}/health`);
     assert.equal(h.status, 200);
@@ -216,9 +216,14 @@ Deno.test("before a model: /health waits, /predict and /model-info answer 503 wi
     assertErrorBody(p.body, 503);
     assert.match(p.body.detail, /no model is active yet/);
 
-    const m = await getJson(`${base}/model-info`);
+    const m = await getJson(`${base}/api/v1/model-info`);
     assert.equal(m.status, 503);
     assertErrorBody(m.body, 503);
+    // The seed's path answers 200 with `loaded: false` and nulls, as the seed does.
+    const seed = await getJson(`${base}/model-info`);
+    assert.equal(seed.status, 200);
+    assert.equal(seed.body.loaded, false);
+    assert.equal(seed.body.scaler_means, null);
   });
 });
 
@@ -256,7 +261,7 @@ Deno.test("/predict: the seed README's payload is an anomaly, a quiet vector is 
     // decision_function = score_samples − offset and severity = −score_samples
     assert.ok(Math.abs(q.body.anomaly_score + q.body.severity - -bundle.offset) < 1e-12);
 
-    const latest = await getJson(`${base}/latest-predictions?limit=10`);
+    const latest = await getJson(`${base}/api/v1/latest-predictions?limit=10`);
     assert.equal(latest.body.count, 2);
     const [newest, older] = latest.body.predictions;
     assert.equal(newest.symbol, "ETH-USDT");
@@ -413,7 +418,7 @@ Deno.test("unknown routes are 404 JSON, wrong methods 405 with Allow; unexpected
     const real = ctx.store.counters.bind(ctx.store);
     ctx.store.counters = () => Promise.reject(new Error("disk on fire"));
     try {
-      const boom = await getJson(`${base}/stats`);
+      const boom = await getJson(`${base}/api/v1/stats`);
       assert.equal(boom.status, 500);
       assertErrorBody(boom.body, 500);
       assert.doesNotMatch(JSON.stringify(boom.body), /disk on fire/);
@@ -438,13 +443,13 @@ Deno.test("/latest-predictions: newest first, limit, symbol filter, 422 on bad p
     await store.appendPredictions(a, "t.a");
     await store.appendPredictions(b, "t.b");
 
-    const d = await getJson(`${base}/latest-predictions`);
+    const d = await getJson(`${base}/api/v1/latest-predictions`);
     assert.equal(d.status, 200);
     assert.equal(d.body.count, 50); // the default limit
     const ts = d.body.predictions.map((p: Prediction) => p.ts_ms);
     assert.deepEqual(ts, Array.from({ length: 50 }, (_, i) => T0 + 59 - i));
 
-    const five = await getJson(`${base}/latest-predictions?limit=5&symbol=ETH-USDT`);
+    const five = await getJson(`${base}/api/v1/latest-predictions?limit=5&symbol=ETH-USDT`);
     assert.equal(five.body.count, 5);
     assert.ok(five.body.predictions.every((p: Prediction) => p.symbol === "ETH-USDT"));
     assert.deepEqual(
@@ -452,16 +457,16 @@ Deno.test("/latest-predictions: newest first, limit, symbol filter, 422 on bad p
       [27, 24, 21, 18, 15].map((i) => T0 + i * 2),
     );
 
-    const all = await getJson(`${base}/latest-predictions?limit=500`);
+    const all = await getJson(`${base}/api/v1/latest-predictions?limit=500`);
     assert.equal(all.body.count, 60);
 
-    const none = await getJson(`${base}/latest-predictions?symbol=XRP-USDT`);
+    const none = await getJson(`${base}/api/v1/latest-predictions?symbol=XRP-USDT`);
     assert.deepEqual(none.body, { count: 0, predictions: [] });
 
     for (
       const q of ["limit=0", "limit=501", "limit=abc", "limit=2.5", "symbol=btc-usdt", "symbol=BTC"]
     ) {
-      const r = await getJson(`${base}/latest-predictions?${q}`);
+      const r = await getJson(`${base}/api/v1/latest-predictions?${q}`);
       assert.equal(r.status, 422, q);
       assertErrorBody(r.body, 422);
       assert.deepEqual(fieldsOf(r.body), [q.split("=")[0]], q);
@@ -471,7 +476,7 @@ Deno.test("/latest-predictions: newest first, limit, symbol filter, 422 on bad p
 
 Deno.test("/stats: totals from counters, per-symbol rates, percentiles and feature stats of the newest predictions", async () => {
   await withServer({}, async ({ base, store }) => {
-    const empty = await getJson(`${base}/stats`);
+    const empty = await getJson(`${base}/api/v1/stats`);
     assert.equal(empty.status, 200);
     assert.equal(empty.body.total_predictions, 0);
     assert.equal(empty.body.anomaly_rate, 0);
@@ -505,7 +510,7 @@ Deno.test("/stats: totals from counters, per-symbol rates, percentiles and featu
       ]],
     });
 
-    const s = (await getJson(`${base}/stats`)).body;
+    const s = (await getJson(`${base}/api/v1/stats`)).body;
     assert.equal(s.total_predictions, 11);
     assert.equal(s.total_anomalies, 2); // scores 0.0 and 0.1
     assert.equal(s.anomaly_rate, 2 / 11);
@@ -546,7 +551,7 @@ Deno.test("/stats: totals from counters, per-symbol rates, percentiles and featu
 Deno.test("/model-info: the active bundle's parameters, scaler by feature, report and size", async () => {
   await withServer({}, async ({ base, activate, store }) => {
     const bundle = await activate();
-    const { status, body } = await getJson(`${base}/model-info`);
+    const { status, body } = await getJson(`${base}/api/v1/model-info`);
     assert.equal(status, 200);
     assert.equal(body.model_id, bundle.id);
     assert.equal(body.created_at, bundle.created_at);
@@ -699,7 +704,7 @@ Deno.test("POST /model/retrain with a trainer in the process starts a fit that a
     const active = await waitFor("the retrained model", () => h.store.activeModel());
     assert.match(active.active.id, /^m-\d+$/);
     assert.equal(trainer.status().runs, 1);
-    const st = await getJson(`${h.base}/system-status`);
+    const st = await getJson(`${h.base}/api/v1/system-status`);
     const t = st.body.services.find((s: { name: string }) => s.name === "trainer");
     assert.equal(t.status, "online");
     assert.match(t.detail, /idle/);
@@ -741,7 +746,7 @@ Deno.test("/system-status: every local service with status, latency and detail",
     },
   }, async ({ base, activate }) => {
     const byName = async () => {
-      const r = await getJson(`${base}/system-status`);
+      const r = await getJson(`${base}/api/v1/system-status`);
       assert.equal(r.status, 200);
       return {
         top: r.body,
@@ -814,7 +819,7 @@ Deno.test("/system-status: roles of other processes are seen through their KV he
   await withServer({}, async ({ base, store }) => {
     await store.heartbeat("worker", "w-1", { at: Date.now(), lastCommitAt: Date.now() }, 20_000);
     await store.heartbeat("trainer", "t-1", { at: Date.now() }, 20_000);
-    const r = await getJson(`${base}/system-status`);
+    const r = await getJson(`${base}/api/v1/system-status`);
     const s = Object.fromEntries(r.body.services.map((x: any) => [x.name, x])) as Record<
       string,
       any
@@ -933,9 +938,13 @@ Deno.test("/openapi.json is a valid OpenAPI 3.0 document listing every route wit
       "/predict": ["post"],
       "/health": ["get"],
       "/latest-predictions": ["get"],
-      "/system-status": ["get"],
       "/stats": ["get"],
+      "/system-status": ["get"],
       "/model-info": ["get"],
+      "/api/v1/latest-predictions": ["get"],
+      "/api/v1/stats": ["get"],
+      "/api/v1/system-status": ["get"],
+      "/api/v1/model-info": ["get"],
       "/events": ["get"],
       "/export.csv": ["get"],
       "/metrics": ["get"],

@@ -8,14 +8,15 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Prediction as PredictionRecord } from "../../lib/contracts.ts";
 import type { WebContext } from "../context.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 import { ErrorBody, ExportQuery, LatestQuery, LatestResponse } from "../schemas.ts";
 
 const latestRoute = createRoute({
   method: "get",
-  path: "/latest-predictions",
+  path: V1.latestPredictions,
   summary: "The newest predictions",
   description: "Newest first from the KV history, optionally of one symbol; `limit` 1–500.",
-  tags: ["seed"],
+  tags: ["v1"],
   request: { query: LatestQuery },
   responses: {
     200: {

@@ -12,6 +12,7 @@ import type { ProcessorStats } from "../../pipeline/processor.ts";
 import type { SourceStatus } from "../../pipeline/sources.ts";
 import type { TrainerStatus } from "../../pipeline/trainer.ts";
 import type { WebContext } from "../context.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 import { type ServiceStatus, SystemStatus } from "../schemas.ts";
 import type { ApiMetrics } from "./metrics.ts";
 
@@ -345,12 +346,12 @@ export async function takeSnapshot(ctx: WebContext, api: ApiMetrics): Promise<St
 
 const route = createRoute({
   method: "get",
-  path: "/system-status",
+  path: V1.systemStatus,
   summary: "Each service online, degraded or offline",
   description:
     "API, KV (a read round trip), scorer, feature worker, trainer, Kafka (when configured), the " +
     "Binance stream (when it is the source) and the source, each with latency and detail.",
-  tags: ["seed"],
+  tags: ["v1"],
   responses: {
     200: { description: "status", content: { "application/json": { schema: SystemStatus } } },
   },
