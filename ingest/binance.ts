@@ -18,9 +18,18 @@
  */
 import { z } from "zod";
 import { describeZodError, type MarketEvent, SYMBOL_PATTERN } from "../lib/contracts.ts";
+import { clockSkewReason, DEFAULT_MAX_CLOCK_SKEW_MS } from "./admission.ts";
 
 /** Binance's public market-data endpoint (`BINANCE_WS_URL` overrides it). */
 export const DEFAULT_BINANCE_WS_URL = "wss://stream.binance.com:9443";
+
+/**
+ * The largest trade-id step still read as missed trades (forward) or a replay
+ * (backward). BTCUSDT's busiest seconds have a few thousand trades; a
+ * reconnect after the longest backoff (30 s) misses well under 10⁶. A larger
+ * step is a resync, never a reason to drop every later trade as a duplicate.
+ */
+export const MAX_TRADE_ID_JUMP = 1_000_000;
 
 /** Binance accepts at most this many streams on one connection. */
 export const MAX_STREAMS_PER_CONNECTION = 1024;
@@ -204,7 +213,8 @@ export type MalformedReason =
   | "invalid_aggTrade"
   | "stream_mismatch"
   | "unexpected_event"
-  | "unknown_symbol";
+  | "unknown_symbol"
+  | "clock_skew";
 
 /** What one WebSocket text frame means. */
 export type BinanceFrame =
@@ -360,6 +370,18 @@ export interface BinanceOptions {
   bufferSize?: number;
   /** how long `close()` waits for the socket's closing handshake; default 2 000 ms */
   closeTimeoutMs?: number;
+  /**
+   * MAX_CLOCK_SKEW, ms: a trade whose time `T` is further than this from
+   * `now()`, either way, is refused (`clock_skew`); default
+   * {@linkcode DEFAULT_MAX_CLOCK_SKEW_MS}
+   */
+  maxClockSkewMs?: number;
+  /**
+   * A trade id this far from the symbol's last one, either way, is not a gap
+   * or a replay but a resync: counted (`resyncs`), and the symbol follows the
+   * new ids. Default {@linkcode MAX_TRADE_ID_JUMP}.
+   */
+  maxTradeIdJump?: number;
   /** ms clock; default `Date.now` */
   now?: () => number;
   /** uniform [0, 1); default `Math.random` */
@@ -377,6 +399,8 @@ export interface BinanceSymbolStatus {
   trades: number;
   gaps: number;
   duplicates: number;
+  /** implausible trade-id jumps followed (see {@linkcode MAX_TRADE_ID_JUMP}) */
+  resyncs: number;
   lastTradeId: number | null;
   lastPrice: number | null;
 }
@@ -398,6 +422,8 @@ export interface BinanceStatus {
   gaps: number;
   /** replayed or older trade ids dropped */
   duplicates: number;
+  /** implausible trade-id jumps followed instead of counted as gaps or duplicates */
+  resyncs: number;
   /** trades dropped because the consumer was `bufferSize` events behind */
   overflow: number;
   malformed: Record<string, number>;
@@ -446,6 +472,8 @@ export class BinanceSource {
   readonly #idleTimeoutMs: number;
   readonly #bufferSize: number;
   readonly #closeTimeoutMs: number;
+  readonly #maxSkewMs: number;
+  readonly #maxJump: number;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #timers: Timers;
@@ -471,6 +499,7 @@ export class BinanceSource {
   #reconnects = 0;
   #gaps = 0;
   #duplicates = 0;
+  #resyncs = 0;
   #overflow = 0;
   #malformed: Record<string, number> = {};
   #lastError: string | null = null;
@@ -489,6 +518,8 @@ export class BinanceSource {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.#bufferSize = options.bufferSize ?? 10_000;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
+    this.#maxSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    this.#maxJump = options.maxTradeIdJump ?? MAX_TRADE_ID_JUMP;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#timers = options.timers ?? defaultTimers;
@@ -499,6 +530,7 @@ export class BinanceSource {
         trades: 0,
         gaps: 0,
         duplicates: 0,
+        resyncs: 0,
         lastTradeId: null,
         lastPrice: null,
       });
@@ -546,6 +578,7 @@ export class BinanceSource {
       reconnects: this.#reconnects,
       gaps: this.#gaps,
       duplicates: this.#duplicates,
+      resyncs: this.#resyncs,
       overflow: this.#overflow,
       malformed: { ...this.#malformed },
       lastError: this.#lastError,
@@ -677,15 +710,29 @@ export class BinanceSource {
       this.#reject("unknown_symbol", `${trade.symbol} is not subscribed`, raw);
       return;
     }
+    const skew = clockSkewReason(trade.tradeTime, this.#now(), this.#maxSkewMs, "both");
+    if (skew) {
+      this.#reject("clock_skew", `${trade.symbol} trade ${trade.id}: ${skew}`, raw);
+      return;
+    }
     if (st.lastTradeId !== null) {
-      if (trade.id <= st.lastTradeId) {
+      const step = trade.id - st.lastTradeId;
+      if (Math.abs(step) > this.#maxJump) {
+        // Not a hole nor a replay: the ids moved elsewhere. Follow them, say so.
+        st.resyncs++;
+        this.#resyncs++;
+        this.#logger.warn(
+          `binance: ${trade.symbol} trade id jumped from ${st.lastTradeId} to ${trade.id}; ` +
+            `resyncing on the new ids (${st.resyncs} resync(s) so far)`,
+        );
+      } else if (step <= 0) {
         st.duplicates++;
         this.#duplicates++;
         return;
+      } else {
+        st.gaps += step - 1;
+        this.#gaps += step - 1;
       }
-      const missing = trade.id - st.lastTradeId - 1;
-      st.gaps += missing;
-      this.#gaps += missing;
     }
     st.lastTradeId = trade.id;
     st.trades++;

@@ -34,6 +34,22 @@ export const Symbol = z.string().regex(SYMBOL_PATTERN, {
   message: "symbol must be BASE-QUOTE in upper case, e.g. BTC-USDT",
 });
 
+/**
+ * What an event's `source` may be: a short lower-case name (`binance`,
+ * `simulated`, `my-feed.v2`). It becomes a stats key, a metrics label and a
+ * CSV cell, so it may not start with a formula character or carry spaces,
+ * quotes or markup (docs/decisions.md, "Hostile inputs").
+ */
+export const SOURCE_PATTERN = /^[a-z][a-z0-9_.-]{0,31}$/;
+
+/**
+ * The latest event time accepted, ms (9999-12-31T23:59:59.999Z): every stored
+ * time stays a valid `Date`, whatever a producer sends. How far an event may
+ * be from its source's clock is a separate, tighter check at the edge
+ * (ingest/admission.ts, `MAX_CLOCK_SKEW`).
+ */
+export const MAX_EVENT_TS_MS = 253_402_300_799_999;
+
 // zod 4 already refuses NaN and ±Infinity for z.number(); the message says so.
 const finite = (what: string) =>
   z.number({
@@ -57,16 +73,22 @@ const finite = (what: string) =>
  * ```
  */
 export const MarketEvent = z.object({
-  timestamp: z.number().int().nonnegative(),
+  timestamp: z.number().int().nonnegative().max(Math.floor(MAX_EVENT_TS_MS / 1000), {
+    message: "timestamp must be a Unix time in seconds before the year 10000",
+  }),
   symbol: Symbol,
   price: finite("price").refine((p) => p > 0, { message: "price must be positive" }),
   volume: finite("volume").refine((v) => v >= 0, { message: "volume must not be negative" }),
   log_return: finite("log_return"),
   is_anomaly: z.boolean().default(false),
   anomaly_type: z.enum(ANOMALY_TYPES).nullable().default(null),
-  ts_ms: z.number().int().nonnegative().optional(),
+  ts_ms: z.number().int().nonnegative().max(MAX_EVENT_TS_MS, {
+    message: "ts_ms must be a Unix time in ms before the year 10000",
+  }).optional(),
   trade_id: z.number().int().nonnegative().optional(),
-  source: z.string().max(32).optional(),
+  source: z.string().regex(SOURCE_PATTERN, {
+    message: "source must be a short lower-case name (a-z, 0-9, . _ -; 32 at most)",
+  }).optional(),
   /** the labelled anomaly episode this event belongs to (simulated data only) */
   episode_id: z.number().int().nonnegative().optional(),
 });

@@ -13,6 +13,7 @@
  */
 import type { FeatureRow, MarketEvent, Prediction } from "../lib/contracts.ts";
 import { FeatureEngine } from "../features/features.ts";
+import { sourceLabel } from "../ingest/admission.ts";
 import type { Scorer } from "../model/bundle.ts";
 import { predictRows } from "../model/predict.ts";
 import { predictionCursors, type Store } from "../store/kv.ts";
@@ -144,7 +145,7 @@ export class Processor {
       const e = batch.events[i].event;
       rows[i] = this.#engine.update(e);
       touched.add(e.symbol);
-      const src = e.source ?? "unknown";
+      const src = sourceLabel(e.source); // bounded: a producer's names cannot grow the series
       bySource.set(src, (bySource.get(src) ?? 0) + 1);
     }
     const scorer = this.#o.model();

@@ -162,6 +162,8 @@ export class LiveBinanceSource implements MarketSource {
       baseUrl: config.binanceWsUrl,
       kind: config.binanceStream,
       logger,
+      maxClockSkewMs: config.maxClockSkewMs,
+      now: () => clock.now(),
     });
   }
 
@@ -212,7 +214,10 @@ export class RecordedSource implements MarketSource {
   #ended = false;
 
   constructor(
-    readonly config: Pick<Config, "replayFile" | "replaySpeed" | "replaySymbol" | "symbols">,
+    readonly config: Pick<
+      Config,
+      "replayFile" | "replaySpeed" | "replaySymbol" | "symbols" | "maxClockSkewMs"
+    >,
     readonly logger: Logger,
     readonly clock: Clock = systemClock,
   ) {
@@ -230,6 +235,7 @@ export class RecordedSource implements MarketSource {
       clock: this.clock,
       logger: this.logger,
       progressEveryMs: 2000,
+      maxClockSkewMs: this.config.maxClockSkewMs,
       onProgress: (p) => this.logger.info(formatReplayProgress(p)),
     });
     this.#replay = replay;

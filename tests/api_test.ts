@@ -803,14 +803,22 @@ Deno.test("/system-status: every local service with status, latency and detail",
       reconnects: 3,
       gaps: 7,
       duplicates: 0,
+      resyncs: 2,
       overflow: 0,
-      malformed: {},
+      malformed: { invalid_json: 4, clock_skew: 1 },
       lastError: "closed 1006",
       symbols: {},
     };
     ({ s } = await byName());
     assert.equal(s.binance.status, "degraded");
     assert.match(s.binance.detail, /3 reconnects, 7 missing trades/);
+    // Rejected frames and resyncs are shown, on /system-status and in /metrics.
+    assert.match(s.binance.detail, /2 resyncs, rejected frames: invalid_json 4, clock_skew 1/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^sentinel_binance_frames_rejected_total\{reason="invalid_json"\} 4$/m);
+    assert.match(metrics, /^sentinel_binance_frames_rejected_total\{reason="clock_skew"\} 1$/m);
+    assert.match(metrics, /^sentinel_binance_resyncs_total 2$/m);
+    assert.match(metrics, /^sentinel_binance_missing_trades_total 7$/m);
     assert.equal(s.source.status, "degraded");
   });
 });

@@ -55,7 +55,11 @@ export interface StatusSnapshot {
 }
 
 const ago = (now: number, t: number) => `${((now - t) / 1000).toFixed(1)} s ago`;
-const iso = (t: number | null) => t === null ? "never" : new Date(t).toISOString();
+const iso = (t: number | null) => {
+  if (t === null) return "never";
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? `invalid time ${t}` : d.toISOString();
+};
 
 function svc(
   name: string,
@@ -218,8 +222,10 @@ export function assessServices(s: StatusSnapshot): ServiceStatus[] {
 
   const b = s.source?.binance;
   if (b) {
+    const rejected = Object.entries(b.malformed).map(([r, n]) => `${r} ${n}`).join(", ");
     const counts =
-      `${b.reconnects} reconnects, ${b.gaps} missing trades, ${b.duplicates} duplicates`;
+      `${b.reconnects} reconnects, ${b.gaps} missing trades, ${b.duplicates} duplicates, ` +
+      `${b.resyncs} resyncs, rejected frames: ${rejected || "none"}`;
     if (b.state === "connected") {
       const silent = b.lastMessageAt === null
         ? (b.connectedSince !== null && now - b.connectedSince > BINANCE_SILENCE_MS)
