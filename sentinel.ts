@@ -228,7 +228,8 @@ export class Sentinel {
         const first = items[0].offset ?? offset;
         const last = items[items.length - 1].offset;
         const next = last === undefined ? offset + items.length : last + 1;
-        const cp = source.checkpoint();
+        // The state after the batch's own last event, not after whatever the source read since.
+        const cp = items[items.length - 1].checkpoint ?? source.checkpoint();
         await processor.process({
           stream,
           partition: 0,

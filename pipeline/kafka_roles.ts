@@ -70,7 +70,7 @@ export async function runKafkaSource(
     const op = store.kv.atomic();
     const last = items[items.length - 1].offset;
     if (last !== undefined) op.set(keys.offset(stream, 0), last + 1);
-    const cp = source.checkpoint();
+    const cp = items[items.length - 1].checkpoint ?? source.checkpoint();
     if (cp) op.set(cp[0], cp[1]);
     await op.commit();
   }

@@ -26,6 +26,11 @@ export interface IncomingEvent {
   receivedAt: number;
   /** the record's offset in a replayable stream (a file, a Kafka partition) */
   offset?: number;
+  /**
+   * The source's state right after this event (a KV set): committed with the
+   * batch that ends at this event, so a restart resumes exactly after it.
+   */
+  checkpoint?: readonly [Deno.KvKey, unknown];
 }
 
 /** One batch of one stream partition. */

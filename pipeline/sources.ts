@@ -19,6 +19,7 @@ import {
 import { formatReplayProgress, ReplaySource } from "../ingest/replay.ts";
 import { keys, type Store } from "../store/kv.ts";
 import type { Logger } from "./log.ts";
+import type { MarketEvent } from "../lib/contracts.ts";
 import type { IncomingEvent } from "./processor.ts";
 
 /** A source of market events for the worker (embedded) or the Kafka producer. */
@@ -45,11 +46,35 @@ export interface SourceStatus {
   binance?: BinanceStatus;
 }
 
+/**
+ * The simulator's saved state as the embedded worker commits it with each
+ * batch: the state before the tick the batch's last event belongs to, that
+ * tick's time, and how many of its events are committed. The simulator makes
+ * a whole tick (one event per symbol) at once, and a batch may end inside
+ * one; saving the state after the tick would lose the rest of it on a kill.
+ */
+export interface SimulatorCheckpoint {
+  /** the simulator before the tick */
+  before: SimulatorState;
+  /** the tick's time, ms */
+  tick_ms: number;
+  /** events of the tick already committed */
+  done: number;
+}
+
+function isCheckpoint(v: unknown): v is SimulatorCheckpoint {
+  return typeof v === "object" && v !== null && "before" in v && "tick_ms" in v && "done" in v;
+}
+
 /** The seeded simulator: a backfill of simulated history, then live ticks. */
 export class SimulatedSource implements MarketSource {
   readonly name = "simulated";
   readonly stream = "simulated";
   #sim: Simulator;
+  /** the tick being yielded: the state before it, its time, and events yielded so far */
+  #tick: SimulatorCheckpoint | null = null;
+  /** a tick a killed process had partly committed: finished first */
+  #pending: { tickMs: number; done: number } | null = null;
   #status: SourceStatus = {
     name: "simulated",
     state: "starting",
@@ -63,7 +88,7 @@ export class SimulatedSource implements MarketSource {
       Config,
       "symbols" | "seed" | "anomalyProbability" | "eventFrequencySeconds" | "backfillSeconds"
     >,
-    saved: SimulatorState | null,
+    saved: SimulatorState | SimulatorCheckpoint | null,
     readonly backfill: boolean,
     readonly logger: Logger,
     readonly clock: Clock = systemClock,
@@ -73,7 +98,29 @@ export class SimulatedSource implements MarketSource {
       seed: config.seed,
       anomalyProbability: config.anomalyProbability,
     };
-    this.#sim = saved ? Simulator.fromJSON(opts, saved) : new Simulator(opts);
+    if (isCheckpoint(saved)) {
+      this.#sim = Simulator.fromJSON(opts, saved.before);
+      this.#pending = { tickMs: saved.tick_ms, done: saved.done };
+    } else {
+      this.#sim = saved ? Simulator.fromJSON(opts, saved) : new Simulator(opts);
+    }
+    // Every tick, whoever drives it (backfill, live, a resumed tick), records where it started.
+    const tick = this.#sim.tick.bind(this.#sim);
+    this.#sim.tick = (tsMs: number) => {
+      this.#tick = { before: this.#sim.toJSON(), tick_ms: tsMs, done: 0 };
+      return tick(tsMs);
+    };
+  }
+
+  /** `event` with the checkpoint that resumes right after it. */
+  #stamped(event: MarketEvent): IncomingEvent {
+    const t = this.#tick!;
+    t.done++;
+    return {
+      event,
+      receivedAt: this.clock.now(),
+      checkpoint: [keys.source("simulator"), { ...t }],
+    };
   }
 
   /** Loads the simulator's saved state (if any) so a restart continues the same market. */
@@ -83,7 +130,7 @@ export class SimulatedSource implements MarketSource {
     logger: Logger,
     clock: Clock = systemClock,
   ): Promise<SimulatedSource> {
-    const saved = await store.getSourceState<SimulatorState>("simulator");
+    const saved = await store.getSourceState<SimulatorState | SimulatorCheckpoint>("simulator");
     const active = await store.activeModel();
     if (saved) logger.info("simulator: continuing the saved market");
     return new SimulatedSource(config, saved, !active && config.backfillSeconds > 0, logger, clock);
@@ -91,6 +138,21 @@ export class SimulatedSource implements MarketSource {
 
   async *events(signal: AbortSignal): AsyncGenerator<IncomingEvent> {
     const { eventFrequencySeconds: freq, backfillSeconds, symbols } = this.config;
+    if (this.#pending) {
+      // The rest of the tick the last run had partly committed, with its own time.
+      const { tickMs, done } = this.#pending;
+      this.#pending = null;
+      const events = this.#sim.tick(tickMs);
+      this.#tick!.done = done;
+      if (done < events.length) {
+        this.logger.info(`simulator: finishing the tick at ${tickMs} (${done} event(s) committed)`);
+      }
+      for (const event of events.slice(done)) {
+        if (signal.aborted) return;
+        this.#count(event.ts_ms!);
+        yield this.#stamped(event);
+      }
+    }
     if (this.backfill) {
       const end = this.clock.now();
       const start = end - backfillSeconds * 1000;
@@ -110,7 +172,7 @@ export class SimulatedSource implements MarketSource {
         if (signal.aborted) return;
         n++;
         this.#count(event.ts_ms!);
-        yield { event, receivedAt: this.clock.now() };
+        yield this.#stamped(event);
         if (n / total >= nextReport) {
           this.logger.info(`backfill: ${Math.round((n / total) * 100)}% (${n}/${total} events)`);
           nextReport += 0.25;
@@ -125,7 +187,7 @@ export class SimulatedSource implements MarketSource {
       const event of liveEvents(this.#sim, { frequencySeconds: freq, clock: this.clock, signal })
     ) {
       this.#count(event.ts_ms!);
-      yield { event, receivedAt: this.clock.now() };
+      yield this.#stamped(event);
     }
   }
 
@@ -134,8 +196,12 @@ export class SimulatedSource implements MarketSource {
     this.#status.lastEventAt = ts;
   }
 
+  /**
+   * The state after the last event yielded. Workers take the checkpoint the
+   * batch's last event carries instead: the source may have read ahead.
+   */
   checkpoint(): readonly [Deno.KvKey, unknown] {
-    return [keys.source("simulator"), this.#sim.toJSON()];
+    return [keys.source("simulator"), this.#tick ? { ...this.#tick } : this.#sim.toJSON()];
   }
 
   status(): SourceStatus {
