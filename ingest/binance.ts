@@ -16,6 +16,7 @@
  *
  * @module
  */
+import WsClient from "ws";
 import { z } from "zod";
 import { describeZodError, type MarketEvent, SYMBOL_PATTERN } from "../lib/contracts.ts";
 import { clockSkewReason, DEFAULT_MAX_CLOCK_SKEW_MS } from "./admission.ts";
@@ -327,6 +328,21 @@ export interface WebSocketLike {
   // The listener takes the least an event is, so that both the web's and Node's `Event` types fit.
   addEventListener(type: string, listener: (event: { readonly type: string }) => void): void;
   close(code?: number, reason?: string): void;
+  /**
+   * Drops the connection without the closing handshake. A peer that never
+   * answers our close frame (a dead path: why the idle timeout fired) would
+   * otherwise keep the old socket open for good.
+   */
+  terminate?(): void;
+}
+
+/**
+ * The default client: the `ws` package's WebSocket, which can be
+ * terminated (Deno's built-in WebSocket waits for the peer's close frame
+ * forever). Text frames arrive as strings, as with the built-in one.
+ */
+function connectWs(url: string): WebSocketLike {
+  return new WsClient(url) as unknown as WebSocketLike;
 }
 
 /** Timer functions, injectable so backoff and idle timeouts can be tested without waiting. */
@@ -390,7 +406,7 @@ export interface BinanceOptions {
   timers?: Timers;
   /** default `console` */
   logger?: Logger;
-  /** default `(url) => new WebSocket(url)` */
+  /** default: the `ws` package's client (it can be terminated) */
   connect?: (url: string) => WebSocketLike;
 }
 
@@ -442,6 +458,7 @@ interface Connection {
 
 const OPEN = 1;
 const CLOSING = 2;
+const CLOSED = 3;
 
 const defaultTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -524,7 +541,7 @@ export class BinanceSource {
     this.#random = options.random ?? Math.random;
     this.#timers = options.timers ?? defaultTimers;
     this.#logger = options.logger ?? console;
-    this.#connect = options.connect ?? ((url) => new WebSocket(url));
+    this.#connect = options.connect ?? connectWs;
     for (const binance of this.#symbolOf.keys()) {
       this.#perSymbol.set(binance, {
         trades: 0,
@@ -799,13 +816,26 @@ export class BinanceSource {
   }
 
   #shut(conn: Connection, code: number): void {
-    if (conn.ws.readyState >= CLOSING) return;
+    const ws = conn.ws;
+    if (ws.readyState >= CLOSING) return;
     try {
       // A still-connecting socket takes no code (spec): closing it aborts the handshake.
-      if (conn.ws.readyState === OPEN) conn.ws.close(code);
-      else conn.ws.close();
+      if (ws.readyState === OPEN) ws.close(code);
+      else ws.close();
     } catch {
       // nothing left to close
+    }
+    // A peer that does not answer the close frame within closeTimeoutMs is cut off.
+    if (ws.terminate && ws.readyState !== CLOSED) {
+      this.#timers.setTimeout(() => {
+        if (ws.readyState !== CLOSED) {
+          try {
+            ws.terminate!();
+          } catch {
+            // already gone
+          }
+        }
+      }, this.#closeTimeoutMs);
     }
   }
 

@@ -200,6 +200,25 @@ function prediction(over: Partial<Prediction> & { ts_ms: number }): Prediction {
   };
 }
 
+/** Sends one raw HTTP/1.1 request line (methods fetch() refuses) and returns the whole answer. */
+async function rawHttp(base: string, requestLine: string): Promise<string> {
+  const url = new URL(base);
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  try {
+    await conn.write(
+      new TextEncoder().encode(`${requestLine}\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`),
+    );
+    let text = "";
+    const buf = new Uint8Array(8192);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text;
+  } finally {
+    conn.close();
+  }
+}
+
 // ---- tests ----
 
 Deno.test("before a model: /health waits, /predict and /api/v1/model-info answer 503 with a reason, /model-info says loaded: false", async () => {
@@ -413,6 +432,15 @@ Deno.test("unknown routes are 404 JSON, wrong methods 405 with Allow; unexpected
     assert.equal(wrong.status, 405);
     assertErrorBody(wrong.body, 405);
     assert.equal(wrong.res.headers.get("allow"), "POST");
+
+    // TRACE (and TRACK, CONNECT) cannot go through fetch(), so over a raw socket: 405, not 500.
+    for (const method of ["TRACE", "TRACK"]) {
+      const raw = await rawHttp(base, `${method} /health HTTP/1.1`);
+      assert.match(raw, /^HTTP\/1\.1 405 /, raw);
+      assert.match(raw, /\r\nallow: GET\r\n/i, raw);
+      assert.match(raw, /"error":"method not allowed"/);
+    }
+    assert.ok(!logs.some((l) => /Method is forbidden/.test(l)), logs.join("\n"));
 
     // Break the store under the running server: the client sees a generic 500, the log the cause.
     const real = ctx.store.counters.bind(ctx.store);
@@ -1003,6 +1031,17 @@ Deno.test("/openapi.json is a valid OpenAPI 3.0 document listing every route wit
     const html = await ui.text();
     assert.match(html, /SwaggerUIBundle/);
     assert.match(html, /\/openapi\.json/);
+    // /docs has a CSP: scripts from this server and its own start-up script by hash only.
+    const csp = ui.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'self' 'sha256-[A-Za-z0-9+/=]{44}'/);
+    assert.doesNotMatch(csp, /script-src[^;]*unsafe-inline/);
+    assert.match(csp, /default-src 'self'/);
+    // Nothing the server answers may be sniffed into something else.
+    for (const path of ["/docs", "/health", "/stats", "/openapi.json", "/export.csv", "/nowhere"]) {
+      const res = await fetch(`${base}${path}`);
+      await res.body?.cancel();
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+    }
   });
 });
 
