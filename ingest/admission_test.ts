@@ -55,6 +55,11 @@ Deno.test("MarketEvent: source must be a short safe name; times must fit a Date"
     assert.equal(MarketEvent.safeParse({ ...ev({}), source: ok }).success, true, ok);
   }
   assert.equal(MarketEvent.safeParse({ ...ev({}), ts_ms: 9e15 }).success, false);
+  // Numbers no market has, whose squares would overflow the window's sums (found by fuzzing).
+  for (const bad of [{ price: 1e300 }, { price: 1e-300 }, { volume: 1e300 }, { log_return: 700 }]) {
+    assert.equal(MarketEvent.safeParse({ ...ev({}), ...bad }).success, false, JSON.stringify(bad));
+  }
+  assert.equal(MarketEvent.safeParse({ ...ev({}), price: 1e-9, volume: 1e12 }).success, true);
   assert.equal(MarketEvent.safeParse({ ...ev({}), timestamp: 9e12 }).success, false);
 });
 

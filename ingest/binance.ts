@@ -18,7 +18,7 @@
  */
 import WsClient from "ws";
 import { z } from "zod";
-import { describeZodError, type MarketEvent, SYMBOL_PATTERN } from "../lib/contracts.ts";
+import { describeZodError, MarketEvent, SYMBOL_PATTERN } from "../lib/contracts.ts";
 import { clockSkewReason, DEFAULT_MAX_CLOCK_SKEW_MS } from "./admission.ts";
 
 /** Binance's public market-data endpoint (`BINANCE_WS_URL` overrides it). */
@@ -732,6 +732,25 @@ export class BinanceSource {
       this.#reject("clock_skew", `${trade.symbol} trade ${trade.id}: ${skew}`, raw);
       return;
     }
+    // Relative to the last *delivered* price, so the consumer's series of returns telescopes.
+    const logReturn = st.lastPrice === null ? 0 : Math.log(trade.price / st.lastPrice);
+    const parsed = MarketEvent.safeParse({
+      timestamp: Math.floor(trade.tradeTime / 1000),
+      symbol,
+      price: trade.price,
+      volume: trade.quantity,
+      log_return: logReturn,
+      is_anomaly: false,
+      anomaly_type: null,
+      ts_ms: trade.tradeTime,
+      trade_id: trade.id,
+      source: "binance",
+    });
+    if (!parsed.success) {
+      // e.g. a price of 10^300: a decimal string Binance's schema takes, no market has.
+      this.#reject("invalid_trade", describeZodError(parsed.error), raw);
+      return;
+    }
     if (st.lastTradeId !== null) {
       const step = trade.id - st.lastTradeId;
       if (Math.abs(step) > this.#maxJump) {
@@ -760,21 +779,8 @@ export class BinanceSource {
       this.#overflow++;
       return;
     }
-    // Relative to the last *delivered* price, so the consumer's series of returns telescopes.
-    const logReturn = st.lastPrice === null ? 0 : Math.log(trade.price / st.lastPrice);
     st.lastPrice = trade.price;
-    controller.enqueue({
-      timestamp: Math.floor(trade.tradeTime / 1000),
-      symbol,
-      price: trade.price,
-      volume: trade.quantity,
-      log_return: logReturn,
-      is_anomaly: false,
-      anomaly_type: null,
-      ts_ms: trade.tradeTime,
-      trade_id: trade.id,
-      source: "binance",
-    });
+    controller.enqueue(parsed.data);
   }
 
   #reject(reason: MalformedReason, detail: string, raw: string): void {

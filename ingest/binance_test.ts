@@ -480,6 +480,18 @@ Deno.test("a trade time far from the clock is refused, counted as clock_skew, ei
   assert.ok(h.warnings.some((w) => /clock_skew .*ahead of the source's clock/.test(w)));
 });
 
+Deno.test("a trade whose price no market has (10^300) is refused as invalid_trade", async () => {
+  const h = harness();
+  const reader = h.source.events().getReader();
+  h.last.open();
+  h.last.message(trade("BTCUSDT", 1, "1" + "0".repeat(300)));
+  h.last.message(trade("BTCUSDT", 2, "100"));
+  await h.source.close();
+  assert.deepEqual((await drain(reader)).map((e) => e.trade_id), [2]);
+  assert.deepEqual(h.source.status().malformed, { invalid_trade: 1 });
+  assert.equal(h.source.status().gaps, 0, "a refused trade is not counted as missing");
+});
+
 Deno.test("bad frames are counted by reason, logged once per reason, and the stream goes on", async () => {
   const h = harness();
   const reader = h.source.events().getReader();

@@ -27,7 +27,7 @@
  * @module
  */
 import { utf8Decoder } from "../lib/streams.ts";
-import { eventTimeMs, type MarketEvent, parseMarketEvent } from "../lib/contracts.ts";
+import { describeZodError, eventTimeMs, MarketEvent, parseMarketEvent } from "../lib/contracts.ts";
 import { clockSkewReason, DEFAULT_MAX_CLOCK_SKEW_MS, JumpFilter } from "./admission.ts";
 import { binanceSymbolMap, type Logger, toBinanceSymbol } from "./binance.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
@@ -892,22 +892,24 @@ export class ReplaySource {
       const t = r.value;
       // Skipped records (startAt) go through here too, so a resumed replay's returns match an unbroken one's.
       const logReturn = this.#lastPrice === null ? 0 : Math.log(t.price / this.#lastPrice);
+      // The event contract's bounds too (a price of 10^300 is a decimal, not a market).
+      const checked = MarketEvent.safeParse({
+        timestamp: Math.floor(t.timeMs / 1000),
+        symbol,
+        price: t.price,
+        volume: t.quantity,
+        log_return: logReturn,
+        is_anomaly: false,
+        anomaly_type: null,
+        ts_ms: t.timeMs,
+        trade_id: t.id,
+        source: "replay",
+      });
+      if (!checked.success) {
+        return { ok: false, reason: "invalid_event", detail: describeZodError(checked.error) };
+      }
       this.#lastPrice = t.price;
-      return {
-        ok: true,
-        event: {
-          timestamp: Math.floor(t.timeMs / 1000),
-          symbol,
-          price: t.price,
-          volume: t.quantity,
-          log_return: logReturn,
-          is_anomaly: false,
-          anomaly_type: null,
-          ts_ms: t.timeMs,
-          trade_id: t.id,
-          source: "replay",
-        },
-      };
+      return { ok: true, event: checked.data };
     };
   }
 

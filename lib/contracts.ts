@@ -50,6 +50,20 @@ export const SOURCE_PATTERN = /^[a-z][a-z0-9_.-]{0,31}$/;
  */
 export const MAX_EVENT_TS_MS = 253_402_300_799_999;
 
+/**
+ * Plausibility bounds of a market event's numbers. Far outside any market
+ * (prices from 10⁻¹² to 10¹², volumes to 10¹⁵, a log return of 100 is a
+ * factor e¹⁰⁰), and far inside what the window's sums of squares can hold:
+ * a price of 10³⁰⁰ is finite, but its square is not, and a window state
+ * holding ∞ can never be loaded again (found by tests/fuzz_test.ts).
+ */
+export const EVENT_LIMITS = {
+  minPrice: 1e-12,
+  maxPrice: 1e12,
+  maxVolume: 1e15,
+  maxAbsLogReturn: 100,
+} as const;
+
 // zod 4 already refuses NaN and ±Infinity for z.number(); the message says so.
 const finite = (what: string) =>
   z.number({
@@ -77,9 +91,19 @@ export const MarketEvent = z.object({
     message: "timestamp must be a Unix time in seconds before the year 10000",
   }),
   symbol: Symbol,
-  price: finite("price").refine((p) => p > 0, { message: "price must be positive" }),
-  volume: finite("volume").refine((v) => v >= 0, { message: "volume must not be negative" }),
-  log_return: finite("log_return"),
+  price: finite("price").refine((p) => p > 0, { message: "price must be positive", abort: true })
+    .refine((p) => p >= EVENT_LIMITS.minPrice && p <= EVENT_LIMITS.maxPrice, {
+      message: `price must be between ${EVENT_LIMITS.minPrice} and ${EVENT_LIMITS.maxPrice}`,
+    }),
+  volume: finite("volume")
+    .refine((v) => v >= 0, { message: "volume must not be negative", abort: true })
+    .refine((v) => v <= EVENT_LIMITS.maxVolume, {
+      message: `volume must be at most ${EVENT_LIMITS.maxVolume}`,
+    }),
+  log_return: finite("log_return").refine(
+    (r) => Math.abs(r) <= EVENT_LIMITS.maxAbsLogReturn,
+    { message: `log_return must be within ±${EVENT_LIMITS.maxAbsLogReturn}` },
+  ),
   is_anomaly: z.boolean().default(false),
   anomaly_type: z.enum(ANOMALY_TYPES).nullable().default(null),
   ts_ms: z.number().int().nonnegative().max(MAX_EVENT_TS_MS, {
