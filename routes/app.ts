@@ -158,7 +158,7 @@ const FORBIDDEN_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
 function refuseMethods(
   table: () => { method: string; pattern: RegExp }[],
 ): MiddlewareHandler {
-  return async (c, next) => {
+  return (c, next) => {
     const method = c.req.method.toUpperCase();
     if (!FORBIDDEN_METHODS.has(method)) return next();
     const allowed = [
