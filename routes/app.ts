@@ -165,7 +165,7 @@ function refuseMethods(
       ...new Set(table().filter((r) => r.pattern.test(c.req.path)).map((r) => r.method)),
     ];
     if (allowed.length) c.header("Allow", allowed.join(", "));
-    return errorJson(c, 405, REASONS[405]!, `${method} is not served`);
+    return Promise.resolve(errorJson(c, 405, REASONS[405]!, `${method} is not served`));
   };
 }
 
