@@ -15,14 +15,10 @@ import { Admission } from "../ingest/admission.ts";
 import { parseBinanceFrame } from "../ingest/binance.ts";
 import { parseTradeCsvLine } from "../ingest/replay.ts";
 import { Scorer } from "../model/bundle.ts";
-import { memoryLogger } from "../pipeline/log.ts";
-import { ModelHolder } from "../pipeline/models.ts";
 import { Processor } from "../pipeline/processor.ts";
-import { createApp } from "../routes/app.ts";
-import { mountDashboard } from "../routes/dashboard.tsx";
 import { parseCsv } from "../islands/shared/csv.ts";
-import { Store } from "../store/kv.ts";
-import { simulatedBundle, tempKvPath, testConfig, testWebContext } from "./helpers.ts";
+import { withDashboardApp } from "./app_helpers.ts";
+import { simulatedBundle } from "./helpers.ts";
 
 const NOW = Date.now();
 const RUNS = Number(Deno.env.get("FUZZ_RUNS") ?? 300);
@@ -210,30 +206,9 @@ Deno.test({
     const scorer = Scorer.fromBundle(
       simulatedBundle({ id: "fuzz-model", seed: 4, seconds: 300, nEstimators: 20 }),
     );
-    const { path, cleanup } = await tempKvPath();
-    const store = await Store.open(path, { retentionMs: 86_400_000 });
-    const models = new ModelHolder(store, memoryLogger());
-    const ctx = testWebContext(store, testConfig({ KV_PATH: path }), { models });
-    const errors: string[] = [];
-    const app = createApp(ctx, {
-      logger: memoryLogger(errors),
-      mount: (app) =>
-        mountDashboard(app, ctx, {
-          logger: memoryLogger(),
-          build: () =>
-            Promise.resolve({
-              hash: "0",
-              dir: "/nonexistent",
-              urlPath: "/static/build/0",
-              islands: ["Analytics", "LiveFeed", "ManualTest", "StatusBoard"],
-              built: false,
-              ms: 0,
-            }),
-        }),
-    });
-    let batch = 0;
-    let stored = 0;
-    try {
+    await withDashboardApp(async ({ app, store, logs: errors }) => {
+      let batch = 0;
+      let stored = 0;
       await fc.assert(
         fc.asyncProperty(acceptedEvents, async (events) => {
           // A fresh processor per run: each run is one producer's stream, written to one store.
@@ -268,10 +243,6 @@ Deno.test({
         { numRuns: Math.max(10, Math.round(RUNS / 10)) },
       );
       assert.deepEqual(errors.filter((e) => /failed/.test(e)), []);
-    } finally {
-      models.stop();
-      store.close();
-      await cleanup();
-    }
+    });
   },
 });

@@ -7,13 +7,8 @@
  */
 import assert from "node:assert/strict";
 import type { Prediction } from "../lib/contracts.ts";
-import { memoryLogger } from "../pipeline/log.ts";
-import { ModelHolder } from "../pipeline/models.ts";
-import { createApp } from "../routes/app.ts";
-import { mountDashboard } from "../routes/dashboard.tsx";
 import { parseCsv } from "../islands/shared/csv.ts";
-import { Store } from "../store/kv.ts";
-import { tempKvPath, testConfig, testWebContext } from "./helpers.ts";
+import { withDashboardApp } from "./app_helpers.ts";
 
 const pred = (ts_ms: number, source: string, i: number): Prediction => ({
   symbol: "BTC-USDT",
@@ -36,28 +31,7 @@ const pred = (ts_ms: number, source: string, i: number): Prediction => ({
 });
 
 Deno.test("hostile stored predictions: export, analytics, stats and history still answer", async () => {
-  const { path, cleanup } = await tempKvPath();
-  const store = await Store.open(path, { retentionMs: 3_600_000 });
-  const models = new ModelHolder(store, memoryLogger());
-  const ctx = testWebContext(store, testConfig({ KV_PATH: path }), { models });
-  const errors: string[] = [];
-  const app = createApp(ctx, {
-    logger: memoryLogger(errors),
-    mount: (app) =>
-      mountDashboard(app, ctx, {
-        logger: memoryLogger(),
-        build: () =>
-          Promise.resolve({
-            hash: "0",
-            dir: "/nonexistent",
-            urlPath: "/static/build/0",
-            islands: ["Analytics", "LiveFeed", "ManualTest", "StatusBoard"],
-            built: false,
-            ms: 0,
-          }),
-      }),
-  });
-  try {
+  await withDashboardApp(async ({ app, store, logs: errors }) => {
     const bad = [
       pred(9e15, "binance", 0),
       pred(1_710_000_000_000, '=HYPERLINK("http://evil.example","x")', 1),
@@ -101,9 +75,5 @@ Deno.test("hostile stored predictions: export, analytics, stats and history stil
       await res.body?.cancel();
     }
     assert.deepEqual(errors.filter((e) => /failed/.test(e)), []);
-  } finally {
-    models.stop();
-    store.close();
-    await cleanup();
-  }
+  });
 });
