@@ -69,7 +69,8 @@ Deno.test({
       const store = await Store.open(path, { retentionMs: 86_400_000 });
       try {
         const rows = await store.recentRows(Number.MAX_SAFE_INTEGER);
-        assert.ok(rows.length > 10_000, `only ${rows.length} rows after ${KILLS} runs`);
+        // Not a speed check: enough batches for the kills to have fallen between and inside them.
+        assert.ok(rows.length > 2000, `only ${rows.length} rows after ${KILLS} runs`);
         for (const symbol of SYMBOLS) {
           const ids = rows.filter((r) => r.symbol === symbol).map((r) => r.trade_id!)
             .sort((a, b) => a - b);
