@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { childEnv } from "../tests/helpers.ts";
 import { KvOpenError, openKv } from "./open.ts";
 
 /** A real KV file with some pages in it, as a worker leaves it. */
@@ -81,7 +82,8 @@ Deno.test("main.ts: a damaged KV_PATH ends with one line naming it, exit code 2,
         "--role=source",
         "--role=worker",
       ],
-      env: { KV_PATH: path, BACKFILL_SECONDS: "0", NO_COLOR: "1" },
+      clearEnv: true,
+      env: { ...childEnv(), KV_PATH: path, BACKFILL_SECONDS: "0" },
       stdout: "piped",
       stderr: "piped",
     }).output();

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { Random } from "../lib/random.ts";
 import { Store } from "../store/kv.ts";
-import { tempKvPath } from "./helpers.ts";
+import { childEnv, tempKvPath } from "./helpers.ts";
 
 const KILLS = 20;
 const SYMBOLS = ["BTC-USDT", "ETH-USDT", "BNB-USDT"];
@@ -21,7 +21,10 @@ const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 async function start(kvPath: string): Promise<{ child: Deno.ChildProcess; log: string[] }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-P", "--config", CONFIG, MAIN, "--role=source", "--role=worker"],
+    // Only these variables: an exported KAFKA_BROKERS (CI has one) would make this Kafka mode.
+    clearEnv: true,
     env: {
+      ...childEnv(),
       KV_PATH: kvPath,
       SYMBOLS: SYMBOLS.join(","),
       EVENT_FREQUENCY_SECONDS: "0.002",

@@ -34,7 +34,9 @@ cleanup() {
 trap cleanup EXIT
 
 echo "schemathesis: starting Sentinel on $BASE (log: $WORK/server.log)" >&2
-KV_PATH="$WORK/kv.sqlite" PORT=$PORT HOST=127.0.0.1 SENTINEL_API_KEY=$KEY \
+# Embedded mode whatever the caller exports (.ci/run exports KAFKA_BROKERS for the Kafka suites).
+env -u KAFKA_BROKERS -u KAFKA_BOOTSTRAP_SERVERS -u DATA_SOURCE -u SYMBOLS \
+  KV_PATH="$WORK/kv.sqlite" PORT=$PORT HOST=127.0.0.1 SENTINEL_API_KEY=$KEY \
   BACKFILL_SECONDS=120 EVENT_FREQUENCY_SECONDS=0.05 MIN_TRAINING_ROWS=2000 N_ESTIMATORS=50 \
   RETRAIN_INTERVAL=off \
   deno run -P --config "$ROOT/deno.json" "$ROOT/main.ts" >"$WORK/server.log" 2>&1 &
