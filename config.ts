@@ -233,6 +233,27 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     accepts: "trade | aggTrade",
     doc: "which Binance trade stream to subscribe to",
   },
+  {
+    name: "MAX_CLOCK_SKEW",
+    default: "5m",
+    accepts: "duration (90s, 15m, 1h)",
+    doc:
+      "events whose time is further than this from the source's clock are rejected with a reason (Binance: either way; Kafka and replay: ahead of the clock)",
+  },
+  {
+    name: "UNCONFIGURED_SYMBOLS",
+    default: "reject",
+    accepts: "reject | accept",
+    doc:
+      "Kafka workers: events of a symbol not in SYMBOLS go to the DLQ with a reason (reject) or are processed (accept)",
+  },
+  {
+    name: "HOST",
+    default: "0.0.0.0",
+    accepts: "IP address or host name",
+    doc:
+      "interface the HTTP server binds to (0.0.0.0: every IPv4 interface; 127.0.0.1: local only)",
+  },
 ];
 
 /** The parsed configuration. */
@@ -279,6 +300,12 @@ export interface Config {
   retentionSeconds: number;
   binanceWsUrl: string;
   binanceStream: "trade" | "aggTrade";
+  /** MAX_CLOCK_SKEW, ms */
+  maxClockSkewMs: number;
+  /** UNCONFIGURED_SYMBOLS */
+  unconfiguredSymbols: "reject" | "accept";
+  /** HOST: the HTTP server's bind address */
+  host: string;
 }
 
 /** Thrown by {@linkcode parseConfig}; `message` has one line per bad variable. */
@@ -478,6 +505,11 @@ const EnvSchema = z.object({
     message: "expected a ws:// or wss:// URL",
   }),
   BINANCE_STREAM: oneOf(["trade", "aggTrade"] as const),
+  MAX_CLOCK_SKEW: duration("a duration like 90s, 5m, 1h", false),
+  UNCONFIGURED_SYMBOLS: oneOf(["reject", "accept"] as const),
+  HOST: z.string().regex(/^[A-Za-z0-9.:\[\]-]{1,253}$/, {
+    message: "expected an IP address or host name, e.g. 0.0.0.0 or 127.0.0.1",
+  }),
 });
 
 /**
@@ -557,5 +589,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     retentionSeconds: e.RETENTION ?? 86400,
     binanceWsUrl: e.BINANCE_WS_URL.replace(/\/+$/, ""),
     binanceStream: e.BINANCE_STREAM,
+    maxClockSkewMs: (e.MAX_CLOCK_SKEW ?? 300) * 1000,
+    unconfiguredSymbols: e.UNCONFIGURED_SYMBOLS,
+    host: e.HOST,
   };
 }

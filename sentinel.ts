@@ -62,6 +62,30 @@ export interface SentinelOptions {
   source?: MarketSource;
 }
 
+/**
+ * The log line naming the address the server really listens on: a wildcard
+ * bind (`0.0.0.0`, `::`) is reachable from other machines, and says so.
+ *
+ * @example
+ * ```ts
+ * import { listeningLine } from "./sentinel.ts";
+ * console.log(listeningLine("127.0.0.1", 8000));
+ * // "dashboard and API on http://127.0.0.1:8000 (this machine only; API docs at /docs)"
+ * ```
+ */
+export function listeningLine(hostname: string, port: number): string {
+  const wildcard = hostname === "0.0.0.0" || hostname === "::";
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  if (wildcard) {
+    return `dashboard and API listening on ${host}:${port}, every interface ` +
+      `(http://localhost:${port} here; HOST=127.0.0.1 for this machine only; API docs at /docs)`;
+  }
+  const local = /^(127\.|::1$|localhost$)/.test(hostname);
+  return `dashboard and API on http://${host}:${port} (${
+    local ? "this machine only; " : ""
+  }API docs at /docs)`;
+}
+
 /** Thrown when the roles asked for cannot run with this configuration. */
 export class RoleError extends Error {}
 
@@ -195,9 +219,9 @@ export class Sentinel {
           this.#stop.signal,
         );
       }
-      const { port } = await startWebServer(this.webContext(), {
+      const { port, hostname } = await startWebServer(this.webContext(), {
         port: opts.port ?? config.port,
-        hostname: opts.hostname,
+        hostname: opts.hostname ?? config.host,
         signal: this.#stop.signal,
         app: {
           mount: opts.mountPages ? (app) => opts.mountPages!(app, this.webContext()) : undefined,
@@ -205,7 +229,7 @@ export class Sentinel {
         },
       });
       this.port = port;
-      log("web").info(`dashboard and API on http://localhost:${port} (API docs at /docs)`);
+      log("web").info(listeningLine(hostname, port));
     }
     const every = opts.reportEveryMs ?? 10_000;
     if (every > 0 && roles.includes("worker")) this.#report(log("stats"), every);
@@ -258,7 +282,8 @@ export class Sentinel {
         const first = items[0].offset ?? offset;
         const last = items[items.length - 1].offset;
         const next = last === undefined ? offset + items.length : last + 1;
-        const cp = source.checkpoint();
+        // The state after the batch's own last event, not after whatever the source read since.
+        const cp = items[items.length - 1].checkpoint ?? source.checkpoint();
         await processor.process({
           stream,
           partition: 0,

@@ -16,11 +16,21 @@
  *
  * @module
  */
+import WsClient from "ws";
 import { z } from "zod";
-import { describeZodError, type MarketEvent, SYMBOL_PATTERN } from "../lib/contracts.ts";
+import { describeZodError, MarketEvent, SYMBOL_PATTERN } from "../lib/contracts.ts";
+import { clockSkewReason, DEFAULT_MAX_CLOCK_SKEW_MS } from "./admission.ts";
 
 /** Binance's public market-data endpoint (`BINANCE_WS_URL` overrides it). */
 export const DEFAULT_BINANCE_WS_URL = "wss://stream.binance.com:9443";
+
+/**
+ * The largest trade-id step still read as missed trades (forward) or a replay
+ * (backward). BTCUSDT's busiest seconds have a few thousand trades; a
+ * reconnect after the longest backoff (30 s) misses well under 10⁶. A larger
+ * step is a resync, never a reason to drop every later trade as a duplicate.
+ */
+export const MAX_TRADE_ID_JUMP = 1_000_000;
 
 /** Binance accepts at most this many streams on one connection. */
 export const MAX_STREAMS_PER_CONNECTION = 1024;
@@ -204,7 +214,8 @@ export type MalformedReason =
   | "invalid_aggTrade"
   | "stream_mismatch"
   | "unexpected_event"
-  | "unknown_symbol";
+  | "unknown_symbol"
+  | "clock_skew";
 
 /** What one WebSocket text frame means. */
 export type BinanceFrame =
@@ -317,6 +328,21 @@ export interface WebSocketLike {
   // The listener takes the least an event is, so that both the web's and Node's `Event` types fit.
   addEventListener(type: string, listener: (event: { readonly type: string }) => void): void;
   close(code?: number, reason?: string): void;
+  /**
+   * Drops the connection without the closing handshake. A peer that never
+   * answers our close frame (a dead path: why the idle timeout fired) would
+   * otherwise keep the old socket open for good.
+   */
+  terminate?(): void;
+}
+
+/**
+ * The default client: the `ws` package's WebSocket, which can be
+ * terminated (Deno's built-in WebSocket waits for the peer's close frame
+ * forever). Text frames arrive as strings, as with the built-in one.
+ */
+function connectWs(url: string): WebSocketLike {
+  return new WsClient(url) as unknown as WebSocketLike;
 }
 
 /** Timer functions, injectable so backoff and idle timeouts can be tested without waiting. */
@@ -360,6 +386,18 @@ export interface BinanceOptions {
   bufferSize?: number;
   /** how long `close()` waits for the socket's closing handshake; default 2 000 ms */
   closeTimeoutMs?: number;
+  /**
+   * MAX_CLOCK_SKEW, ms: a trade whose time `T` is further than this from
+   * `now()`, either way, is refused (`clock_skew`); default
+   * {@linkcode DEFAULT_MAX_CLOCK_SKEW_MS}
+   */
+  maxClockSkewMs?: number;
+  /**
+   * A trade id this far from the symbol's last one, either way, is not a gap
+   * or a replay but a resync: counted (`resyncs`), and the symbol follows the
+   * new ids. Default {@linkcode MAX_TRADE_ID_JUMP}.
+   */
+  maxTradeIdJump?: number;
   /** ms clock; default `Date.now` */
   now?: () => number;
   /** uniform [0, 1); default `Math.random` */
@@ -368,7 +406,7 @@ export interface BinanceOptions {
   timers?: Timers;
   /** default `console` */
   logger?: Logger;
-  /** default `(url) => new WebSocket(url)` */
+  /** default: the `ws` package's client (it can be terminated) */
   connect?: (url: string) => WebSocketLike;
 }
 
@@ -377,6 +415,8 @@ export interface BinanceSymbolStatus {
   trades: number;
   gaps: number;
   duplicates: number;
+  /** implausible trade-id jumps followed (see {@linkcode MAX_TRADE_ID_JUMP}) */
+  resyncs: number;
   lastTradeId: number | null;
   lastPrice: number | null;
 }
@@ -398,6 +438,8 @@ export interface BinanceStatus {
   gaps: number;
   /** replayed or older trade ids dropped */
   duplicates: number;
+  /** implausible trade-id jumps followed instead of counted as gaps or duplicates */
+  resyncs: number;
   /** trades dropped because the consumer was `bufferSize` events behind */
   overflow: number;
   malformed: Record<string, number>;
@@ -416,6 +458,7 @@ interface Connection {
 
 const OPEN = 1;
 const CLOSING = 2;
+const CLOSED = 3;
 
 const defaultTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -446,6 +489,8 @@ export class BinanceSource {
   readonly #idleTimeoutMs: number;
   readonly #bufferSize: number;
   readonly #closeTimeoutMs: number;
+  readonly #maxSkewMs: number;
+  readonly #maxJump: number;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #timers: Timers;
@@ -471,6 +516,7 @@ export class BinanceSource {
   #reconnects = 0;
   #gaps = 0;
   #duplicates = 0;
+  #resyncs = 0;
   #overflow = 0;
   #malformed: Record<string, number> = {};
   #lastError: string | null = null;
@@ -489,16 +535,19 @@ export class BinanceSource {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.#bufferSize = options.bufferSize ?? 10_000;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
+    this.#maxSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    this.#maxJump = options.maxTradeIdJump ?? MAX_TRADE_ID_JUMP;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#timers = options.timers ?? defaultTimers;
     this.#logger = options.logger ?? console;
-    this.#connect = options.connect ?? ((url) => new WebSocket(url));
+    this.#connect = options.connect ?? connectWs;
     for (const binance of this.#symbolOf.keys()) {
       this.#perSymbol.set(binance, {
         trades: 0,
         gaps: 0,
         duplicates: 0,
+        resyncs: 0,
         lastTradeId: null,
         lastPrice: null,
       });
@@ -546,6 +595,7 @@ export class BinanceSource {
       reconnects: this.#reconnects,
       gaps: this.#gaps,
       duplicates: this.#duplicates,
+      resyncs: this.#resyncs,
       overflow: this.#overflow,
       malformed: { ...this.#malformed },
       lastError: this.#lastError,
@@ -677,29 +727,14 @@ export class BinanceSource {
       this.#reject("unknown_symbol", `${trade.symbol} is not subscribed`, raw);
       return;
     }
-    if (st.lastTradeId !== null) {
-      if (trade.id <= st.lastTradeId) {
-        st.duplicates++;
-        this.#duplicates++;
-        return;
-      }
-      const missing = trade.id - st.lastTradeId - 1;
-      st.gaps += missing;
-      this.#gaps += missing;
-    }
-    st.lastTradeId = trade.id;
-    st.trades++;
-    this.#trades++;
-
-    const controller = this.#controller;
-    if (controller === null || !((controller.desiredSize ?? 0) > 0)) {
-      this.#overflow++;
+    const skew = clockSkewReason(trade.tradeTime, this.#now(), this.#maxSkewMs, "both");
+    if (skew) {
+      this.#reject("clock_skew", `${trade.symbol} trade ${trade.id}: ${skew}`, raw);
       return;
     }
     // Relative to the last *delivered* price, so the consumer's series of returns telescopes.
     const logReturn = st.lastPrice === null ? 0 : Math.log(trade.price / st.lastPrice);
-    st.lastPrice = trade.price;
-    controller.enqueue({
+    const parsed = MarketEvent.safeParse({
       timestamp: Math.floor(trade.tradeTime / 1000),
       symbol,
       price: trade.price,
@@ -711,6 +746,41 @@ export class BinanceSource {
       trade_id: trade.id,
       source: "binance",
     });
+    if (!parsed.success) {
+      // e.g. a price of 10^300: a decimal string Binance's schema takes, no market has.
+      this.#reject("invalid_trade", describeZodError(parsed.error), raw);
+      return;
+    }
+    if (st.lastTradeId !== null) {
+      const step = trade.id - st.lastTradeId;
+      if (Math.abs(step) > this.#maxJump) {
+        // Not a hole nor a replay: the ids moved elsewhere. Follow them, say so.
+        st.resyncs++;
+        this.#resyncs++;
+        this.#logger.warn(
+          `binance: ${trade.symbol} trade id jumped from ${st.lastTradeId} to ${trade.id}; ` +
+            `resyncing on the new ids (${st.resyncs} resync(s) so far)`,
+        );
+      } else if (step <= 0) {
+        st.duplicates++;
+        this.#duplicates++;
+        return;
+      } else {
+        st.gaps += step - 1;
+        this.#gaps += step - 1;
+      }
+    }
+    st.lastTradeId = trade.id;
+    st.trades++;
+    this.#trades++;
+
+    const controller = this.#controller;
+    if (controller === null || !((controller.desiredSize ?? 0) > 0)) {
+      this.#overflow++;
+      return;
+    }
+    st.lastPrice = trade.price;
+    controller.enqueue(parsed.data);
   }
 
   #reject(reason: MalformedReason, detail: string, raw: string): void {
@@ -752,13 +822,26 @@ export class BinanceSource {
   }
 
   #shut(conn: Connection, code: number): void {
-    if (conn.ws.readyState >= CLOSING) return;
+    const ws = conn.ws;
+    if (ws.readyState >= CLOSING) return;
     try {
       // A still-connecting socket takes no code (spec): closing it aborts the handshake.
-      if (conn.ws.readyState === OPEN) conn.ws.close(code);
-      else conn.ws.close();
+      if (ws.readyState === OPEN) ws.close(code);
+      else ws.close();
     } catch {
       // nothing left to close
+    }
+    // A peer that does not answer the close frame within closeTimeoutMs is cut off.
+    if (ws.terminate && ws.readyState !== CLOSED) {
+      this.#timers.setTimeout(() => {
+        if (ws.readyState !== CLOSED) {
+          try {
+            ws.terminate!();
+          } catch {
+            // already gone
+          }
+        }
+      }, this.#closeTimeoutMs);
     }
   }
 

@@ -218,6 +218,8 @@ function harness(options: Partial<BinanceOptions> = {}) {
     backoffMaxMs: 1000,
     stableAfterMs: 1000,
     idleTimeoutMs: 0,
+    // Trade times here are fixed (2024) while the clock is 2023; the skew check has its own test.
+    maxClockSkewMs: Infinity,
     now: () => clock,
     random: () => 0.5,
     timers: {
@@ -439,6 +441,55 @@ Deno.test("trade-id gaps are counted, duplicates and older ids dropped, per symb
   assert.equal(s.symbols["ETH-USDT"].gaps, 1);
   assert.equal(s.symbols["BTC-USDT"].duplicates, 2);
   assert.equal(s.symbols["BTC-USDT"].lastTradeId, 15);
+});
+
+Deno.test("an implausible trade-id jump is a counted resync, never a permanent mute", async () => {
+  const h = harness();
+  const reader = h.source.events().getReader();
+  h.last.open();
+  // The audit's frame: one trade with t = 10^15 between real ones.
+  for (const id of [7370, 7371, 1_000_000_000_000_000, 7372, 7373, 7374]) {
+    h.last.message(trade("BTCUSDT", id, "100"));
+  }
+  h.last.message(trade("ETHUSDT", 5, "10"));
+  await h.source.close();
+  const ids = (await drain(reader)).filter((e) => e.symbol === "BTC-USDT").map((e) => e.trade_id);
+  assert.deepEqual(ids, [7370, 7371, 1_000_000_000_000_000, 7372, 7373, 7374]);
+  const s = h.source.status();
+  assert.equal(s.resyncs, 2, "the jump there and the jump back");
+  assert.equal(s.symbols["BTC-USDT"].resyncs, 2);
+  assert.equal(s.duplicates, 0, "real trades after the jump are not duplicates");
+  assert.equal(s.gaps, 0, "a resync is not 10^15 missing trades");
+  assert.equal(s.symbols["BTC-USDT"].lastTradeId, 7374);
+  assert.ok(h.warnings.some((w) => /trade id jumped from 7371 to 1000000000000000/.test(w)));
+});
+
+Deno.test("a trade time far from the clock is refused, counted as clock_skew, either way", async () => {
+  const h = harness({ maxClockSkewMs: 300_000 });
+  const reader = h.source.events().getReader();
+  h.last.open();
+  const now = 1_700_000_000_000; // the harness clock
+  h.last.message(trade("BTCUSDT", 1, "100", "1", now + 1000));
+  h.last.message(trade("BTCUSDT", 2, "100", "1", 9e15)); // the audit's far-future T
+  h.last.message(trade("BTCUSDT", 3, "100", "1", now - 3_600_000)); // an hour old
+  h.last.message(trade("BTCUSDT", 4, "100", "1", now + 2000));
+  await h.source.close();
+  const events = await drain(reader);
+  assert.deepEqual(events.map((e) => e.trade_id), [1, 4]);
+  assert.deepEqual(h.source.status().malformed, { clock_skew: 2 });
+  assert.ok(h.warnings.some((w) => /clock_skew .*ahead of the source's clock/.test(w)));
+});
+
+Deno.test("a trade whose price no market has (10^300) is refused as invalid_trade", async () => {
+  const h = harness();
+  const reader = h.source.events().getReader();
+  h.last.open();
+  h.last.message(trade("BTCUSDT", 1, "1" + "0".repeat(300)));
+  h.last.message(trade("BTCUSDT", 2, "100"));
+  await h.source.close();
+  assert.deepEqual((await drain(reader)).map((e) => e.trade_id), [2]);
+  assert.deepEqual(h.source.status().malformed, { invalid_trade: 1 });
+  assert.equal(h.source.status().gaps, 0, "a refused trade is not counted as missing");
 });
 
 Deno.test("bad frames are counted by reason, logged once per reason, and the stream goes on", async () => {

@@ -212,8 +212,8 @@ export const DLQ_HEADERS = {
 } as const;
 
 /**
- * The DLQ message of a rejected record: its original key and value bytes,
- * and headers saying why and where it came from. The reason is made one line
+ * The DLQ message of a rejected record: its original key, value bytes and
+ * headers, plus headers saying why and where it came from. The reason is made one line
  * and cut at {@linkcode KAFKA_DEFAULTS}.maxReasonLength characters.
  *
  * @example
@@ -238,6 +238,8 @@ export function deadLetterMessage(
     key: record.key,
     value: record.value,
     headers: {
+      // The original record's headers travel with it (tracing ids, schema versions); ours win.
+      ...record.headers,
       [DLQ_HEADERS.error]: why,
       [DLQ_HEADERS.sourceTopic]: record.topic,
       [DLQ_HEADERS.sourcePartition]: String(record.partition),

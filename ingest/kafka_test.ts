@@ -170,6 +170,16 @@ Deno.test("deadLetterMessage keeps key and value bytes and says why and where", 
   });
 });
 
+Deno.test("deadLetterMessage keeps the original record's headers; its own win on a clash", () => {
+  const r: KafkaRecord = {
+    ...record(null),
+    headers: { "trace-id": "abc", "x-sentinel-error": "forged" },
+  };
+  const m = deadLetterMessage(r, "price: price must be positive");
+  assert.equal(m.headers["trace-id"], "abc");
+  assert.equal(m.headers["x-sentinel-error"], "price: price must be positive");
+});
+
 Deno.test("deadLetterMessage makes the reason one line and bounds its length", () => {
   const r = record(null, null);
   assert.equal(

@@ -27,7 +27,8 @@
  * @module
  */
 import { utf8Decoder } from "../lib/streams.ts";
-import { eventTimeMs, type MarketEvent, parseMarketEvent } from "../lib/contracts.ts";
+import { describeZodError, eventTimeMs, MarketEvent, parseMarketEvent } from "../lib/contracts.ts";
+import { clockSkewReason, DEFAULT_MAX_CLOCK_SKEW_MS, JumpFilter } from "./admission.ts";
 import { binanceSymbolMap, type Logger, toBinanceSymbol } from "./binance.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 
@@ -45,7 +46,8 @@ export type ReplayRejectReason =
   | "invalid_time"
   | "invalid_json"
   | "invalid_event"
-  | "line_too_long";
+  | "line_too_long"
+  | "clock_skew";
 
 /** Binance spot CSV layouts (public data, DESIGN.md section 12). Id, price, qty are columns 0-2. */
 export const CSV_LAYOUTS: Readonly<
@@ -627,6 +629,14 @@ export interface ReplayOptions {
   onProgress?: (p: ReplayProgress) => void;
   /** default 1000 */
   progressEveryMs?: number;
+  /**
+   * MAX_CLOCK_SKEW, ms (default {@linkcode DEFAULT_MAX_CLOCK_SKEW_MS}): events
+   * this far ahead of the clock, or lone events this far ahead of the file's
+   * own stream, are rejected (`clock_skew`).
+   */
+  maxClockSkewMs?: number;
+  /** the real time, for the clock-skew check (the pacing `clock` may be simulated); default `Date.now` */
+  wallClock?: () => number;
 }
 
 /** One yielded event and the 0-based offset of its record (resume after it with `startAt: offset + 1`). */
@@ -667,6 +677,8 @@ export class ReplaySource {
   readonly #logger: Logger;
   readonly #onProgress: ((p: ReplayProgress) => void) | null;
   readonly #progressEveryMs: number;
+  readonly #maxSkewMs: number;
+  readonly #wallClock: () => number;
 
   #started = false;
   #done = false;
@@ -707,6 +719,8 @@ export class ReplaySource {
     this.#logger = options.logger ?? console;
     this.#onProgress = options.onProgress ?? null;
     this.#progressEveryMs = options.progressEveryMs ?? 1000;
+    this.#maxSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    this.#wallClock = options.wallClock ?? Date.now;
   }
 
   /**
@@ -775,6 +789,8 @@ export class ReplaySource {
     this.#sample(this.#lastReportAt);
     let parse: ((line: string) => LineResult) | null = null;
     let lineNo = 0;
+    type Held = { offset: number; event: MarketEvent; lineNo: number; line: string };
+    const jumps = new JumpFilter<Held>(this.#maxSkewMs);
     for (;;) {
       if (signal?.aborted) return;
       let batch: ReadableStreamReadResult<(string | null)[]>;
@@ -818,17 +834,27 @@ export class ReplaySource {
         } else if (!r.ok) {
           this.#reject(name, lineNo, r.reason, r.detail, line ?? "");
         } else {
-          this.#events++;
-          if (this.#speed !== "max") {
-            await this.#pace(eventTimeMs(r.event), this.#speed, signal);
-            if (signal?.aborted) return;
+          const t = eventTimeMs(r.event);
+          const skew = clockSkewReason(t, this.#wallClock(), this.#maxSkewMs, "ahead");
+          if (skew) {
+            this.#reject(name, lineNo, "clock_skew", skew, line ?? "");
+          } else {
+            const d = jumps.push({ offset, event: r.event, lineNo, line: line ?? "" }, t);
+            for (const x of d.rejected) {
+              this.#reject(name, x.item.lineNo, "clock_skew", x.reason, x.item.line);
+            }
+            if (d.emit.length === 0) this.#tick();
+            for (const x of d.emit) {
+              if (!(yield* this.#emit(x, signal))) return;
+            }
+            continue;
           }
-          this.#tick();
-          yield { offset, event: r.event };
-          continue;
         }
         this.#tick();
       }
+    }
+    for (const x of jumps.flush()) {
+      if (!(yield* this.#emit(x, signal))) return;
     }
     this.#done = true;
     const p = this.progress();
@@ -866,22 +892,24 @@ export class ReplaySource {
       const t = r.value;
       // Skipped records (startAt) go through here too, so a resumed replay's returns match an unbroken one's.
       const logReturn = this.#lastPrice === null ? 0 : Math.log(t.price / this.#lastPrice);
+      // The event contract's bounds too (a price of 10^300 is a decimal, not a market).
+      const checked = MarketEvent.safeParse({
+        timestamp: Math.floor(t.timeMs / 1000),
+        symbol,
+        price: t.price,
+        volume: t.quantity,
+        log_return: logReturn,
+        is_anomaly: false,
+        anomaly_type: null,
+        ts_ms: t.timeMs,
+        trade_id: t.id,
+        source: "replay",
+      });
+      if (!checked.success) {
+        return { ok: false, reason: "invalid_event", detail: describeZodError(checked.error) };
+      }
       this.#lastPrice = t.price;
-      return {
-        ok: true,
-        event: {
-          timestamp: Math.floor(t.timeMs / 1000),
-          symbol,
-          price: t.price,
-          volume: t.quantity,
-          log_return: logReturn,
-          is_anomaly: false,
-          anomaly_type: null,
-          ts_ms: t.timeMs,
-          trade_id: t.id,
-          source: "replay",
-        },
-      };
+      return { ok: true, event: checked.data };
     };
   }
 
@@ -894,6 +922,21 @@ export class ReplaySource {
     // Due times are fixed from the first event, so a slow consumer catches up instead of drifting.
     const wait = this.#wall0 + (t - this.#t0) / speed - this.#clock.now();
     if (wait > 0) await this.#clock.sleep(wait, signal);
+  }
+
+  /** Paces, reports and yields one accepted event; false when `signal` aborted meanwhile. */
+  async *#emit(
+    x: { offset: number; event: MarketEvent },
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ReplayItem, boolean, undefined> {
+    this.#events++;
+    if (this.#speed !== "max") {
+      await this.#pace(eventTimeMs(x.event), this.#speed, signal);
+      if (signal?.aborted) return false;
+    }
+    this.#tick();
+    yield { offset: x.offset, event: x.event };
+    return true;
   }
 
   #reject(name: string, lineNo: number, reason: ReplayRejectReason, detail: string, line: string) {

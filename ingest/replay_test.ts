@@ -668,3 +668,46 @@ Deno.test("an empty file yields nothing", async () => {
     assert.deepEqual([p.records, p.done, p.fraction], [0, true, 1]);
   });
 });
+
+Deno.test("clock skew: a lone far-ahead line is refused, a genuine gap kept, the future refused", async () => {
+  const T = 1_710_000_000_000;
+  const line = (id: number, ts: number) =>
+    JSON.stringify({
+      timestamp: Math.floor(ts / 1000),
+      ts_ms: ts,
+      symbol: "BTC-USDT",
+      price: 100,
+      volume: 1,
+      log_return: 0,
+      trade_id: id,
+    });
+  const lines = [
+    line(1, T),
+    line(2, T + 1000),
+    line(3, 8_000_000_000_000), // year 2223: a lone outlier inside the file's stream
+    line(4, T + 2000),
+    line(5, T + 2000 + 3_600_000), // an hour of silence, then trading goes on
+    line(6, T + 2000 + 3_601_000),
+  ];
+  await withTempFile("s.jsonl", lines.join("\n") + "\n", async (path) => {
+    // The wall clock is a day after the file: nothing is ahead of it but line 3.
+    const { events, source } = await replay(path, {
+      maxClockSkewMs: 300_000,
+      wallClock: () => T + 86_400_000,
+    });
+    assert.deepEqual(events.map((e) => e.trade_id), [1, 2, 4, 5, 6]);
+    assert.deepEqual(source.stats().rejected, { clock_skew: 1 });
+    assert.match(source.stats().firstRejected.clock_skew!.detail, /^ts_ms: 8000000000000 is/);
+  });
+  // Judged against the file's own stream too: a far-ahead line that is still in the past.
+  const inPast = [line(1, T), line(2, T + 86_400_000), line(3, T + 1000)];
+  await withTempFile("p.jsonl", inPast.join("\n") + "\n", async (path) => {
+    const { events, source } = await replay(path, {
+      maxClockSkewMs: 300_000,
+      wallClock: () => T + 10 * 86_400_000,
+    });
+    assert.deepEqual(events.map((e) => e.trade_id), [1, 3]);
+    assert.deepEqual(source.stats().rejected, { clock_skew: 1 });
+    assert.match(source.stats().firstRejected.clock_skew!.detail, /jumps 86400000 ms ahead/);
+  });
+});

@@ -26,6 +26,7 @@ import { DriverBars } from "./shared/DriverBars.tsx";
 import { PlotChart } from "./shared/PlotChart.tsx";
 import { gapSegments, mean, ratePerSecond } from "./shared/stats.ts";
 import { ANOMALY, PLOT_STYLE, symbolColors } from "./shared/theme.ts";
+import { V1 } from "./shared/paths.ts";
 
 /** Props of {@linkcode LiveFeed} (plain JSON). */
 export interface LiveFeedProps {
@@ -221,7 +222,7 @@ export default function LiveFeed(props: LiveFeedProps) {
       setConn("live");
       if (backfilled) return;
       backfilled = true;
-      apiJson<{ predictions: LivePrediction[] }>("/latest-predictions?limit=500").then((r) => {
+      apiJson<{ predictions: LivePrediction[] }>(`${V1.latestPredictions}?limit=500`).then((r) => {
         if (!r.ok) return;
         const older = r.value.predictions.slice().reverse();
         add(older, false);
@@ -252,7 +253,7 @@ export default function LiveFeed(props: LiveFeedProps) {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout>;
     const poll = async () => {
-      const r = await apiJson<SystemStatus>("/system-status");
+      const r = await apiJson<SystemStatus>(V1.systemStatus);
       if (stopped) return;
       if (r.ok) setStatus(r.value);
       timer = setTimeout(poll, props.statusPollMs);
@@ -269,7 +270,7 @@ export default function LiveFeed(props: LiveFeedProps) {
   useEffect(() => {
     if (!newestModel || newestModel === modelId.current) return;
     modelId.current = newestModel;
-    apiJson<ModelInfo>("/model-info").then((r) => {
+    apiJson<ModelInfo>(V1.modelInfo).then((r) => {
       if (r.ok) setModel({ id: r.value.model_id, scaler: r.value.scaler });
     });
   }, [newestModel]);

@@ -20,6 +20,7 @@ import { fmtNum } from "./shared/format.ts";
 import { Gauge } from "./shared/Gauge.tsx";
 import { DriverBars } from "./shared/DriverBars.tsx";
 import { type Preset, PRESETS, SLIDERS } from "./shared/presets.ts";
+import { V1 } from "./shared/paths.ts";
 
 /** The active model as this page needs it. */
 export interface ManualModel {
@@ -107,7 +108,7 @@ export default function ManualTest(props: ManualTestProps) {
     if (r.ok) {
       setOutcome({ kind: "result", value: r.value, preset });
       if (!model || model.id !== r.value.model_id) {
-        const info = await apiJson<ModelInfo>("/model-info");
+        const info = await apiJson<ModelInfo>(V1.modelInfo);
         if (info.ok) {
           setModel({
             id: info.value.model_id,

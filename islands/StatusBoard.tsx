@@ -27,6 +27,7 @@ import {
   fmtRate,
 } from "./shared/format.ts";
 import { FEATURE_LABELS, FEATURE_NAMES } from "./shared/features.ts";
+import { V1 } from "./shared/paths.ts";
 
 /** How the pipeline is laid out in this deployment. */
 export interface Topology {
@@ -394,8 +395,8 @@ export default function StatusBoard(props: StatusBoardProps) {
     let timer: ReturnType<typeof setTimeout>;
     const poll = async () => {
       const [st, stats, metrics] = await Promise.all([
-        apiJson<SystemStatus>("/system-status"),
-        apiJson<StatsResponse>("/stats"),
+        apiJson<SystemStatus>(V1.systemStatus),
+        apiJson<StatsResponse>(V1.stats),
         apiText("/metrics"),
       ]);
       if (stopped) return;
@@ -415,7 +416,7 @@ export default function StatusBoard(props: StatusBoardProps) {
         const scorer = st.value.services.find((s) => s.name === "scorer");
         const live = scorer?.status === "online" ? /model (\S+)/.exec(scorer.detail)?.[1] : null;
         if (live && live !== modelId.current) {
-          const info = await apiJson<ModelInfo>("/model-info");
+          const info = await apiJson<ModelInfo>(V1.modelInfo);
           if (stopped) return;
           if (info.ok) {
             modelId.current = info.value.model_id;

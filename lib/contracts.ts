@@ -34,6 +34,36 @@ export const Symbol = z.string().regex(SYMBOL_PATTERN, {
   message: "symbol must be BASE-QUOTE in upper case, e.g. BTC-USDT",
 });
 
+/**
+ * What an event's `source` may be: a short lower-case name (`binance`,
+ * `simulated`, `my-feed.v2`). It becomes a stats key, a metrics label and a
+ * CSV cell, so it may not start with a formula character or carry spaces,
+ * quotes or markup (docs/decisions.md, "Hostile inputs").
+ */
+export const SOURCE_PATTERN = /^[a-z][a-z0-9_.-]{0,31}$/;
+
+/**
+ * The latest event time accepted, ms (9999-12-31T23:59:59.999Z): every stored
+ * time stays a valid `Date`, whatever a producer sends. How far an event may
+ * be from its source's clock is a separate, tighter check at the edge
+ * (ingest/admission.ts, `MAX_CLOCK_SKEW`).
+ */
+export const MAX_EVENT_TS_MS = 253_402_300_799_999;
+
+/**
+ * Plausibility bounds of a market event's numbers. Far outside any market
+ * (prices from 10⁻¹² to 10¹², volumes to 10¹⁵, a log return of 100 is a
+ * factor e¹⁰⁰), and far inside what the window's sums of squares can hold:
+ * a price of 10³⁰⁰ is finite, but its square is not, and a window state
+ * holding ∞ can never be loaded again (found by tests/fuzz_test.ts).
+ */
+export const EVENT_LIMITS = {
+  minPrice: 1e-12,
+  maxPrice: 1e12,
+  maxVolume: 1e15,
+  maxAbsLogReturn: 100,
+} as const;
+
 // zod 4 already refuses NaN and ±Infinity for z.number(); the message says so.
 const finite = (what: string) =>
   z.number({
@@ -57,16 +87,32 @@ const finite = (what: string) =>
  * ```
  */
 export const MarketEvent = z.object({
-  timestamp: z.number().int().nonnegative(),
+  timestamp: z.number().int().nonnegative().max(Math.floor(MAX_EVENT_TS_MS / 1000), {
+    message: "timestamp must be a Unix time in seconds before the year 10000",
+  }),
   symbol: Symbol,
-  price: finite("price").refine((p) => p > 0, { message: "price must be positive" }),
-  volume: finite("volume").refine((v) => v >= 0, { message: "volume must not be negative" }),
-  log_return: finite("log_return"),
+  price: finite("price").refine((p) => p > 0, { message: "price must be positive", abort: true })
+    .refine((p) => p >= EVENT_LIMITS.minPrice && p <= EVENT_LIMITS.maxPrice, {
+      message: `price must be between ${EVENT_LIMITS.minPrice} and ${EVENT_LIMITS.maxPrice}`,
+    }),
+  volume: finite("volume")
+    .refine((v) => v >= 0, { message: "volume must not be negative", abort: true })
+    .refine((v) => v <= EVENT_LIMITS.maxVolume, {
+      message: `volume must be at most ${EVENT_LIMITS.maxVolume}`,
+    }),
+  log_return: finite("log_return").refine(
+    (r) => Math.abs(r) <= EVENT_LIMITS.maxAbsLogReturn,
+    { message: `log_return must be within ±${EVENT_LIMITS.maxAbsLogReturn}` },
+  ),
   is_anomaly: z.boolean().default(false),
   anomaly_type: z.enum(ANOMALY_TYPES).nullable().default(null),
-  ts_ms: z.number().int().nonnegative().optional(),
+  ts_ms: z.number().int().nonnegative().max(MAX_EVENT_TS_MS, {
+    message: "ts_ms must be a Unix time in ms before the year 10000",
+  }).optional(),
   trade_id: z.number().int().nonnegative().optional(),
-  source: z.string().max(32).optional(),
+  source: z.string().regex(SOURCE_PATTERN, {
+    message: "source must be a short lower-case name (a-z, 0-9, . _ -; 32 at most)",
+  }).optional(),
   /** the labelled anomaly episode this event belongs to (simulated data only) */
   episode_id: z.number().int().nonnegative().optional(),
   /** the aggressor: `buy` when the taker bought (hit the ask), `sell` when it sold */

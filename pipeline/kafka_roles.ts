@@ -18,6 +18,7 @@ import {
   type KafkaRecord,
   type KafkaSettings,
 } from "../ingest/kafka.ts";
+import { Admission } from "../ingest/admission.ts";
 import { keys, PartitionLostError, type Store } from "../store/kv.ts";
 import { batched } from "./batcher.ts";
 import type { Logger } from "./log.ts";
@@ -69,7 +70,7 @@ export async function runKafkaSource(
     const op = store.kv.atomic();
     const last = items[items.length - 1].offset;
     if (last !== undefined) op.set(keys.offset(stream, 0), last + 1);
-    const cp = source.checkpoint();
+    const cp = items[items.length - 1].checkpoint ?? source.checkpoint();
     if (cp) op.set(cp[0], cp[1]);
     await op.commit();
   }
@@ -81,6 +82,7 @@ export class KafkaWorker {
   readonly consumer: EventConsumer;
   readonly #dlq: DeadLetters;
   readonly #next = new Map<number, number>();
+  readonly #admission: Admission;
 
   constructor(
     readonly config: Config,
@@ -95,6 +97,13 @@ export class KafkaWorker {
       sessionTimeoutMs: opts.sessionTimeoutMs,
     });
     this.#dlq = new DeadLetters(settings);
+    // The topic carries history (replays, backfills): only the future side of the clock is checked.
+    this.#admission = new Admission({
+      symbols: config.symbols,
+      unconfiguredSymbols: config.unconfiguredSymbols,
+      maxClockSkewMs: config.maxClockSkewMs,
+      direction: "ahead",
+    });
   }
 
   /** Runs until {@linkcode KafkaWorker.stop}. */
@@ -129,10 +138,14 @@ export class KafkaWorker {
   async #process(topic: string, partition: number, records: KafkaRecord[]): Promise<void> {
     const events: IncomingEvent[] = [];
     const dead: { record: KafkaRecord; reason: string }[] = [];
+    const now = Date.now();
     for (const r of records) {
       const d = decodeRecord(r);
-      if (d.ok) events.push({ event: d.value, receivedAt: r.timestampMs, offset: r.offset });
-      else dead.push({ record: r, reason: d.reason });
+      // Schema first, then the edge policy: configured symbols, time near the clock.
+      const why = d.ok ? this.#admission.check(d.value, now) : d.reason;
+      if (d.ok && why === null) {
+        events.push({ event: d.value, receivedAt: r.timestampMs, offset: r.offset });
+      } else dead.push({ record: r, reason: why! });
     }
     // Dead letters are durable before the offsets that skip them are.
     if (dead.length) await this.#dlq.publish(dead);

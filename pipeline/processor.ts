@@ -13,6 +13,7 @@
  */
 import type { FeatureRow, MarketEvent, Prediction } from "../lib/contracts.ts";
 import { FeatureEngine } from "../features/features.ts";
+import { sourceLabel } from "../ingest/admission.ts";
 import type { Scorer } from "../model/bundle.ts";
 import { predictRows } from "../model/predict.ts";
 import { SymbolScorer, type SymbolScorerState } from "../model/detector.ts";
@@ -32,6 +33,11 @@ export interface IncomingEvent {
   receivedAt: number;
   /** the record's offset in a replayable stream (a file, a Kafka partition) */
   offset?: number;
+  /**
+   * The source's state right after this event (a KV set): committed with the
+   * batch that ends at this event, so a restart resumes exactly after it.
+   */
+  checkpoint?: readonly [Deno.KvKey, unknown];
 }
 
 /** One batch of one stream partition. */
@@ -177,7 +183,7 @@ export class Processor {
       const e = batch.events[i].event;
       rows[i] = this.#engine.update(e);
       touched.add(e.symbol);
-      const src = e.source ?? "unknown";
+      const src = sourceLabel(e.source); // bounded: a producer's names cannot grow the series
       bySource.set(src, (bySource.get(src) ?? 0) + 1);
     }
     const scorer = this.#o.model();

@@ -16,9 +16,16 @@ import {
   type Simulation,
   type SimulationState,
 } from "../ingest/simulate.ts";
+import {
+  liveEvents,
+  simulatedEvents,
+  Simulator,
+  type SimulatorState,
+} from "../ingest/simulator.ts";
 import { formatReplayProgress, ReplaySource } from "../ingest/replay.ts";
 import { keys, type Store } from "../store/kv.ts";
 import type { Logger } from "./log.ts";
+import type { MarketEvent } from "../lib/contracts.ts";
 import type { IncomingEvent } from "./processor.ts";
 
 /** A source of market events for the worker (embedded) or the Kafka producer. */
@@ -45,11 +52,43 @@ export interface SourceStatus {
   binance?: BinanceStatus;
 }
 
+/**
+ * The seed simulator's saved state as the embedded worker commits it with
+ * each batch: the state before the tick the batch's last event belongs to,
+ * that tick's time, and how many of its events are committed. The seed
+ * simulator makes a whole tick (one event per symbol) at once, and a batch
+ * may end inside one; saving the state after the tick would lose the rest of
+ * it on a kill. (The other profiles' markets emit one trade per step and save
+ * their state after it exactly.)
+ */
+export interface SimulatorCheckpoint {
+  /** the simulator before the tick */
+  before: SimulatorState;
+  /** the tick's time, ms */
+  tick_ms: number;
+  /** events of the tick already committed */
+  done: number;
+}
+
+function isCheckpoint(v: unknown): v is SimulatorCheckpoint {
+  return typeof v === "object" && v !== null && "before" in v && "tick_ms" in v && "done" in v;
+}
+
+/** The seed profile's simulator, with the tick being yielded and a tick to finish. */
+interface SeedTicks {
+  sim: Simulator;
+  /** the tick being yielded: the state before it, its time, and events yielded so far */
+  tick: SimulatorCheckpoint | null;
+  /** a tick a killed process had partly committed: finished first */
+  pending: { tickMs: number; done: number } | null;
+}
+
 /** The seeded simulator (SIM_PROFILE): a backfill of simulated history, then live events. */
 export class SimulatedSource implements MarketSource {
   readonly name = "simulated";
   readonly stream = "simulated";
   #sim: Simulation;
+  #seed: SeedTicks | null = null;
   #status: SourceStatus = {
     name: "simulated",
     state: "starting",
@@ -70,11 +109,42 @@ export class SimulatedSource implements MarketSource {
       | "simEpisodeWeights"
       | "simEpisodeMagnitude"
     >,
-    saved: SimulationState | null,
+    saved: SimulationState | SimulatorCheckpoint | null,
     readonly backfill: boolean,
     readonly logger: Logger,
     readonly clock: Clock = systemClock,
   ) {
+    const seedState = saved !== null && !isCheckpoint(saved) && !("profile" in saved);
+    if (config.simProfile === "seed" && (saved === null || isCheckpoint(saved) || seedState)) {
+      const opts = {
+        symbols: config.symbols,
+        seed: config.seed,
+        anomalyProbability: config.anomalyProbability,
+      };
+      const seed: SeedTicks = { sim: new Simulator(opts), tick: null, pending: null };
+      if (isCheckpoint(saved)) {
+        seed.sim = Simulator.fromJSON(opts, saved.before);
+        seed.pending = { tickMs: saved.tick_ms, done: saved.done };
+      } else if (saved) seed.sim = Simulator.fromJSON(opts, saved as SimulatorState);
+      // Every tick, whoever drives it (backfill, live, a resumed tick), records where it started.
+      const tick = seed.sim.tick.bind(seed.sim);
+      seed.sim.tick = (tsMs: number) => {
+        seed.tick = { before: seed.sim.toJSON(), tick_ms: tsMs, done: 0 };
+        return tick(tsMs);
+      };
+      this.#seed = seed;
+      const freq = config.eventFrequencySeconds;
+      this.#sim = {
+        profile: "seed",
+        backfill: (startMs, endMs) =>
+          simulatedEvents(seed.sim, { startMs, stepMs: freq * 1000, endMs }),
+        live: ({ clock, signal }) =>
+          liveEvents(seed.sim, { frequencySeconds: freq, clock, signal }),
+        toJSON: () => seed.sim.toJSON(),
+        describe: () => `one event per symbol every ${freq} s`,
+      };
+      return;
+    }
     const { simulation, note } = openSimulation({
       profile: config.simProfile,
       symbols: config.symbols,
@@ -83,9 +153,27 @@ export class SimulatedSource implements MarketSource {
       frequencySeconds: config.eventFrequencySeconds,
       episodes: { weights: config.simEpisodeWeights, magnitude: config.simEpisodeMagnitude },
       startMs: clock.now() - (backfill ? config.backfillSeconds * 1000 : 0),
-    }, saved);
+    }, isCheckpoint(saved) ? saved.before : saved);
     if (note) logger.warn(`simulator: ${note}`);
     this.#sim = simulation;
+  }
+
+  /** `event` with the checkpoint that resumes right after it. */
+  #stamped(event: MarketEvent): IncomingEvent {
+    const seed = this.#seed;
+    if (seed?.tick) {
+      seed.tick.done++;
+      return {
+        event,
+        receivedAt: this.clock.now(),
+        checkpoint: [keys.source("simulator"), { ...seed.tick }],
+      };
+    }
+    return {
+      event,
+      receivedAt: this.clock.now(),
+      checkpoint: [keys.source("simulator"), this.#sim.toJSON()],
+    };
   }
 
   /** Loads the simulator's saved state (if any) so a restart continues the same market. */
@@ -95,7 +183,7 @@ export class SimulatedSource implements MarketSource {
     logger: Logger,
     clock: Clock = systemClock,
   ): Promise<SimulatedSource> {
-    const saved = await store.getSourceState<SimulationState>("simulator");
+    const saved = await store.getSourceState<SimulationState | SimulatorCheckpoint>("simulator");
     const active = await store.activeModel();
     if (saved) logger.info("simulator: continuing the saved market");
     return new SimulatedSource(config, saved, !active && config.backfillSeconds > 0, logger, clock);
@@ -103,6 +191,22 @@ export class SimulatedSource implements MarketSource {
 
   async *events(signal: AbortSignal): AsyncGenerator<IncomingEvent> {
     const { eventFrequencySeconds: freq, backfillSeconds, symbols } = this.config;
+    const seed = this.#seed;
+    if (seed?.pending) {
+      // The rest of the tick the last run had partly committed, with its own time.
+      const { tickMs, done } = seed.pending;
+      seed.pending = null;
+      const events = seed.sim.tick(tickMs);
+      seed.tick!.done = done;
+      if (done < events.length) {
+        this.logger.info(`simulator: finishing the tick at ${tickMs} (${done} event(s) committed)`);
+      }
+      for (const event of events.slice(done)) {
+        if (signal.aborted) return;
+        this.#count(event.ts_ms!);
+        yield this.#stamped(event);
+      }
+    }
     if (this.backfill) {
       const end = this.clock.now();
       const start = end - backfillSeconds * 1000;
@@ -120,7 +224,7 @@ export class SimulatedSource implements MarketSource {
         if (signal.aborted) return;
         n++;
         this.#count(event.ts_ms!);
-        yield { event, receivedAt: this.clock.now() };
+        yield this.#stamped(event);
         // The seed's ticks are counted; other profiles' arrivals are random, so their share is of time.
         const done = this.#sim.profile === "seed"
           ? n / total
@@ -139,7 +243,7 @@ export class SimulatedSource implements MarketSource {
     this.logger.info(`simulator live: ${symbols.join(", ")}, ${this.#sim.describe()}`);
     for await (const event of this.#sim.live({ clock: this.clock, signal })) {
       this.#count(event.ts_ms!);
-      yield { event, receivedAt: this.clock.now() };
+      yield this.#stamped(event);
     }
   }
 
@@ -148,8 +252,13 @@ export class SimulatedSource implements MarketSource {
     this.#status.lastEventAt = ts;
   }
 
+  /**
+   * The state after the last event yielded. Workers take the checkpoint the
+   * batch's last event carries instead: the source may have read ahead.
+   */
   checkpoint(): readonly [Deno.KvKey, unknown] {
-    return [keys.source("simulator"), this.#sim.toJSON()];
+    const tick = this.#seed?.tick;
+    return [keys.source("simulator"), tick ? { ...tick } : this.#sim.toJSON()];
   }
 
   status(): SourceStatus {
@@ -177,6 +286,8 @@ export class LiveBinanceSource implements MarketSource {
       baseUrl: config.binanceWsUrl,
       kind: config.binanceStream,
       logger,
+      maxClockSkewMs: config.maxClockSkewMs,
+      now: () => clock.now(),
     });
   }
 
@@ -234,7 +345,7 @@ export class RecordedSource implements MarketSource {
 
   constructor(
     readonly config:
-      & Pick<Config, "replayFile" | "replaySpeed" | "replaySymbol" | "symbols">
+      & Pick<Config, "replayFile" | "replaySpeed" | "replaySymbol" | "symbols" | "maxClockSkewMs">
       & Partial<Pick<Config, "trainSeconds">>,
     readonly logger: Logger,
     readonly clock: Clock = systemClock,
@@ -253,6 +364,7 @@ export class RecordedSource implements MarketSource {
       clock: this.clock,
       logger: this.logger,
       progressEveryMs: 2000,
+      maxClockSkewMs: this.config.maxClockSkewMs,
       onProgress: (p) => this.logger.info(formatReplayProgress(p)),
     });
     this.#replay = replay;

@@ -27,9 +27,10 @@ import { modelRoutes } from "./api/models.ts";
 import { predictRoutes } from "./api/predict.ts";
 import { predictionRoutes } from "./api/predictions.ts";
 import { incidentRoutes } from "./api/incidents.ts";
+import { seedRoutes } from "./api/seed.ts";
 import { statsRoutes } from "./api/stats.ts";
 import { statusRoutes } from "./api/status.ts";
-import { SWAGGER_ASSETS_BASE, swaggerAssets } from "./pages/docs.ts";
+import { docsHeaders, SWAGGER_ASSETS_BASE, swaggerAssets } from "./pages/docs.ts";
 
 /** Largest request body accepted, bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -58,6 +59,7 @@ const DOC_INFO = {
   },
   tags: [
     { name: "seed", description: "the original project's endpoints, same shapes" },
+    { name: "v1", description: "Sentinel's richer shapes (the dashboard reads these)" },
     { name: "live", description: "Server-Sent Events" },
     { name: "history", description: "exports" },
     { name: "operations", description: "metrics and documentation" },
@@ -138,6 +140,36 @@ function limitBody(max: number): MiddlewareHandler {
   };
 }
 
+/**
+ * Every response says `X-Content-Type-Options: nosniff`: JSON, CSV and text
+ * are never sniffed into something a browser would run.
+ */
+const noSniff: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.res.headers.set("X-Content-Type-Options", "nosniff");
+};
+
+/** Methods no route serves and that `Request` itself refuses to carry (fetch spec). */
+const FORBIDDEN_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
+
+/**
+ * Answers TRACE, TRACK and CONNECT with 405 before anything touches the
+ * request (copying such a request throws: "Method is forbidden").
+ */
+function refuseMethods(
+  table: () => { method: string; pattern: RegExp }[],
+): MiddlewareHandler {
+  return (c, next) => {
+    const method = c.req.method.toUpperCase();
+    if (!FORBIDDEN_METHODS.has(method)) return next();
+    const allowed = [
+      ...new Set(table().filter((r) => r.pattern.test(c.req.path)).map((r) => r.method)),
+    ];
+    if (allowed.length) c.header("Allow", allowed.join(", "));
+    return Promise.resolve(errorJson(c, 405, REASONS[405]!, `${method} is not served`));
+  };
+}
+
 /** Method and pattern of every documented route, for 405s. */
 function routeTable(app: OpenAPIHono): { method: string; pattern: RegExp }[] {
   const out = [];
@@ -164,12 +196,16 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
   const api = new ApiMetrics();
   const sse: SseOptions = { ...SSE_DEFAULTS, ...opts.sse, signal: opts.signal };
   const app = new OpenAPIHono({ defaultHook: validationHook });
+  let table: { method: string; pattern: RegExp }[] | null = null;
 
   app.use("*", httpMetrics(ctx));
+  app.use("*", noSniff);
+  app.use("*", refuseMethods(() => table ??= routeTable(app)));
   app.use("*", limitBody(MAX_BODY_BYTES));
 
   healthRoutes(app, ctx);
   predictRoutes(app, ctx, api);
+  seedRoutes(app, ctx, api);
   predictionRoutes(app, ctx);
   incidentRoutes(app, ctx);
   statsRoutes(app, ctx);
@@ -184,6 +220,7 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
   app.get("/openapi.json", (c) => c.json(doc ??= app.getOpenAPIDocument(DOC_INFO)));
   // Swagger UI's own files come from the swagger-ui-dist package, not a CDN.
   swaggerAssets(app);
+  app.use("/docs", docsHeaders());
   app.get(
     "/docs",
     swaggerUI({ url: "/openapi.json", title: "Sentinel API", baseUrl: SWAGGER_ASSETS_BASE }),
@@ -191,7 +228,6 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
 
   opts.mount?.(app);
 
-  let table: { method: string; pattern: RegExp }[] | null = null;
   app.notFound((c) => {
     table ??= routeTable(app);
     const allowed = table.filter((r) => r.pattern.test(c.req.path)).map((r) => r.method);
@@ -241,7 +277,7 @@ export interface WebServerOptions {
 
 /**
  * Serves {@linkcode createApp} with `Deno.serve`. Prints nothing; the caller
- * logs the port. `finished` resolves once the server has shut down after
+ * logs the address it answers (`hostname` is the address actually bound). `finished` resolves once the server has shut down after
  * `signal` aborted.
  *
  * @example
@@ -255,7 +291,7 @@ export interface WebServerOptions {
 export function startWebServer(
   ctx: WebContext,
   opts: WebServerOptions,
-): Promise<{ port: number; finished: Promise<void> }> {
+): Promise<{ port: number; hostname: string; finished: Promise<void> }> {
   const app = createApp(ctx, { ...opts.app, signal: opts.signal });
   try {
     // Binding is synchronous: a taken port throws here, and addr is known at once.
@@ -265,7 +301,11 @@ export function startWebServer(
       signal: opts.signal,
       onListen: () => {},
     }, app.fetch);
-    return Promise.resolve({ port: server.addr.port, finished: server.finished });
+    return Promise.resolve({
+      port: server.addr.port,
+      hostname: server.addr.hostname,
+      finished: server.finished,
+    });
   } catch (e) {
     return Promise.reject(e);
   }

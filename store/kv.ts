@@ -15,6 +15,7 @@ import {
   MAX_PAGE_RECORDS,
   type Page,
 } from "./pages.ts";
+import { openKv } from "./open.ts";
 
 const PAGE = MAX_PAGE_RECORDS;
 
@@ -145,13 +146,13 @@ export class Store {
     this.retentionMs = opts.retentionMs;
   }
 
-  /** Opens (creating its folder) the KV at `path` (a file path or a KV Connect URL). */
+  /**
+   * Opens (creating its folder) the KV at `path` (a file path or a KV Connect
+   * URL). A damaged, foreign or unwritable file throws `KvOpenError`
+   * (store/open.ts) with one line naming the path and the cause.
+   */
   static async open(path: string, opts: { retentionMs: number }): Promise<Store> {
-    if (!/^https?:\/\//.test(path) && path !== ":memory:") {
-      const dir = path.replace(/[^/]*$/, "");
-      if (dir) await Deno.mkdir(dir, { recursive: true });
-    }
-    return new Store(await Deno.openKv(path), opts);
+    return new Store(await openKv(path), opts);
   }
 
   close(): void {

@@ -200,9 +200,28 @@ function prediction(over: Partial<Prediction> & { ts_ms: number }): Prediction {
   };
 }
 
+/** Sends one raw HTTP/1.1 request line (methods fetch() refuses) and returns the whole answer. */
+async function rawHttp(base: string, requestLine: string): Promise<string> {
+  const url = new URL(base);
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  try {
+    await conn.write(
+      new TextEncoder().encode(`${requestLine}\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`),
+    );
+    let text = "";
+    const buf = new Uint8Array(8192);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text;
+  } finally {
+    conn.close();
+  }
+}
+
 // ---- tests ----
 
-Deno.test("before a model: /health waits, /predict and /model-info answer 503 with a reason", async () => {
+Deno.test("before a model: /health waits, /predict and /api/v1/model-info answer 503 with a reason, /model-info says loaded: false", async () => {
   await withServer({}, async ({ base }) => {
     const h = await getJson(`${base}/health`);
     assert.equal(h.status, 200);
@@ -216,9 +235,14 @@ Deno.test("before a model: /health waits, /predict and /model-info answer 503 wi
     assertErrorBody(p.body, 503);
     assert.match(p.body.detail, /no model is active yet/);
 
-    const m = await getJson(`${base}/model-info`);
+    const m = await getJson(`${base}/api/v1/model-info`);
     assert.equal(m.status, 503);
     assertErrorBody(m.body, 503);
+    // The seed's path answers 200 with `loaded: false` and nulls, as the seed does.
+    const seed = await getJson(`${base}/model-info`);
+    assert.equal(seed.status, 200);
+    assert.equal(seed.body.loaded, false);
+    assert.equal(seed.body.scaler_means, null);
   });
 });
 
@@ -256,7 +280,7 @@ Deno.test("/predict: the seed README's payload is an anomaly, a quiet vector is 
     // decision_function = score_samples − offset and severity = −score_samples
     assert.ok(Math.abs(q.body.anomaly_score + q.body.severity - -bundle.offset) < 1e-12);
 
-    const latest = await getJson(`${base}/latest-predictions?limit=10`);
+    const latest = await getJson(`${base}/api/v1/latest-predictions?limit=10`);
     assert.equal(latest.body.count, 2);
     const [newest, older] = latest.body.predictions;
     assert.equal(newest.symbol, "ETH-USDT");
@@ -409,11 +433,20 @@ Deno.test("unknown routes are 404 JSON, wrong methods 405 with Allow; unexpected
     assertErrorBody(wrong.body, 405);
     assert.equal(wrong.res.headers.get("allow"), "POST");
 
+    // TRACE (and TRACK, CONNECT) cannot go through fetch(), so over a raw socket: 405, not 500.
+    for (const method of ["TRACE", "TRACK"]) {
+      const raw = await rawHttp(base, `${method} /health HTTP/1.1`);
+      assert.match(raw, /^HTTP\/1\.1 405 /, raw);
+      assert.match(raw, /\r\nallow: GET\r\n/i, raw);
+      assert.match(raw, /"error":"method not allowed"/);
+    }
+    assert.ok(!logs.some((l) => /Method is forbidden/.test(l)), logs.join("\n"));
+
     // Break the store under the running server: the client sees a generic 500, the log the cause.
     const real = ctx.store.counters.bind(ctx.store);
     ctx.store.counters = () => Promise.reject(new Error("disk on fire"));
     try {
-      const boom = await getJson(`${base}/stats`);
+      const boom = await getJson(`${base}/api/v1/stats`);
       assert.equal(boom.status, 500);
       assertErrorBody(boom.body, 500);
       assert.doesNotMatch(JSON.stringify(boom.body), /disk on fire/);
@@ -438,13 +471,13 @@ Deno.test("/latest-predictions: newest first, limit, symbol filter, 422 on bad p
     await store.appendPredictions(a, "t.a");
     await store.appendPredictions(b, "t.b");
 
-    const d = await getJson(`${base}/latest-predictions`);
+    const d = await getJson(`${base}/api/v1/latest-predictions`);
     assert.equal(d.status, 200);
     assert.equal(d.body.count, 50); // the default limit
     const ts = d.body.predictions.map((p: Prediction) => p.ts_ms);
     assert.deepEqual(ts, Array.from({ length: 50 }, (_, i) => T0 + 59 - i));
 
-    const five = await getJson(`${base}/latest-predictions?limit=5&symbol=ETH-USDT`);
+    const five = await getJson(`${base}/api/v1/latest-predictions?limit=5&symbol=ETH-USDT`);
     assert.equal(five.body.count, 5);
     assert.ok(five.body.predictions.every((p: Prediction) => p.symbol === "ETH-USDT"));
     assert.deepEqual(
@@ -452,16 +485,16 @@ Deno.test("/latest-predictions: newest first, limit, symbol filter, 422 on bad p
       [27, 24, 21, 18, 15].map((i) => T0 + i * 2),
     );
 
-    const all = await getJson(`${base}/latest-predictions?limit=500`);
+    const all = await getJson(`${base}/api/v1/latest-predictions?limit=500`);
     assert.equal(all.body.count, 60);
 
-    const none = await getJson(`${base}/latest-predictions?symbol=XRP-USDT`);
+    const none = await getJson(`${base}/api/v1/latest-predictions?symbol=XRP-USDT`);
     assert.deepEqual(none.body, { count: 0, predictions: [] });
 
     for (
       const q of ["limit=0", "limit=501", "limit=abc", "limit=2.5", "symbol=btc-usdt", "symbol=BTC"]
     ) {
-      const r = await getJson(`${base}/latest-predictions?${q}`);
+      const r = await getJson(`${base}/api/v1/latest-predictions?${q}`);
       assert.equal(r.status, 422, q);
       assertErrorBody(r.body, 422);
       assert.deepEqual(fieldsOf(r.body), [q.split("=")[0]], q);
@@ -471,7 +504,7 @@ Deno.test("/latest-predictions: newest first, limit, symbol filter, 422 on bad p
 
 Deno.test("/stats: totals from counters, per-symbol rates, percentiles and feature stats of the newest predictions", async () => {
   await withServer({}, async ({ base, store }) => {
-    const empty = await getJson(`${base}/stats`);
+    const empty = await getJson(`${base}/api/v1/stats`);
     assert.equal(empty.status, 200);
     assert.equal(empty.body.total_predictions, 0);
     assert.equal(empty.body.anomaly_rate, 0);
@@ -505,7 +538,7 @@ Deno.test("/stats: totals from counters, per-symbol rates, percentiles and featu
       ]],
     });
 
-    const s = (await getJson(`${base}/stats`)).body;
+    const s = (await getJson(`${base}/api/v1/stats`)).body;
     assert.equal(s.total_predictions, 11);
     assert.equal(s.total_anomalies, 2); // scores 0.0 and 0.1
     assert.equal(s.anomaly_rate, 2 / 11);
@@ -546,7 +579,7 @@ Deno.test("/stats: totals from counters, per-symbol rates, percentiles and featu
 Deno.test("/model-info: the active bundle's parameters, scaler by feature, report and size", async () => {
   await withServer({}, async ({ base, activate, store }) => {
     const bundle = await activate();
-    const { status, body } = await getJson(`${base}/model-info`);
+    const { status, body } = await getJson(`${base}/api/v1/model-info`);
     assert.equal(status, 200);
     assert.equal(body.model_id, bundle.id);
     assert.equal(body.created_at, bundle.created_at);
@@ -702,7 +735,7 @@ Deno.test("POST /model/retrain with a trainer in the process starts a fit that a
     const active = await waitFor("the retrained model", () => h.store.activeModel());
     assert.match(active.active.id, /^m-\d+$/);
     assert.equal(trainer.status().runs, 1);
-    const st = await getJson(`${h.base}/system-status`);
+    const st = await getJson(`${h.base}/api/v1/system-status`);
     const t = st.body.services.find((s: { name: string }) => s.name === "trainer");
     assert.equal(t.status, "online");
     assert.match(t.detail, /idle/);
@@ -744,7 +777,7 @@ Deno.test("/system-status: every local service with status, latency and detail",
     },
   }, async ({ base, activate }) => {
     const byName = async () => {
-      const r = await getJson(`${base}/system-status`);
+      const r = await getJson(`${base}/api/v1/system-status`);
       assert.equal(r.status, 200);
       return {
         top: r.body,
@@ -801,14 +834,22 @@ Deno.test("/system-status: every local service with status, latency and detail",
       reconnects: 3,
       gaps: 7,
       duplicates: 0,
+      resyncs: 2,
       overflow: 0,
-      malformed: {},
+      malformed: { invalid_json: 4, clock_skew: 1 },
       lastError: "closed 1006",
       symbols: {},
     };
     ({ s } = await byName());
     assert.equal(s.binance.status, "degraded");
     assert.match(s.binance.detail, /3 reconnects, 7 missing trades/);
+    // Rejected frames and resyncs are shown, on /system-status and in /metrics.
+    assert.match(s.binance.detail, /2 resyncs, rejected frames: invalid_json 4, clock_skew 1/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^sentinel_binance_frames_rejected_total\{reason="invalid_json"\} 4$/m);
+    assert.match(metrics, /^sentinel_binance_frames_rejected_total\{reason="clock_skew"\} 1$/m);
+    assert.match(metrics, /^sentinel_binance_resyncs_total 2$/m);
+    assert.match(metrics, /^sentinel_binance_missing_trades_total 7$/m);
     assert.equal(s.source.status, "degraded");
   });
 });
@@ -817,7 +858,7 @@ Deno.test("/system-status: roles of other processes are seen through their KV he
   await withServer({}, async ({ base, store }) => {
     await store.heartbeat("worker", "w-1", { at: Date.now(), lastCommitAt: Date.now() }, 20_000);
     await store.heartbeat("trainer", "t-1", { at: Date.now() }, 20_000);
-    const r = await getJson(`${base}/system-status`);
+    const r = await getJson(`${base}/api/v1/system-status`);
     const s = Object.fromEntries(r.body.services.map((x: any) => [x.name, x])) as Record<
       string,
       any
@@ -936,9 +977,13 @@ Deno.test("/openapi.json is a valid OpenAPI 3.0 document listing every route wit
       "/predict": ["post"],
       "/health": ["get"],
       "/latest-predictions": ["get"],
-      "/system-status": ["get"],
       "/stats": ["get"],
+      "/system-status": ["get"],
       "/model-info": ["get"],
+      "/api/v1/latest-predictions": ["get"],
+      "/api/v1/stats": ["get"],
+      "/api/v1/system-status": ["get"],
+      "/api/v1/model-info": ["get"],
       "/events": ["get"],
       "/export.csv": ["get"],
       "/incidents": ["get"],
@@ -991,6 +1036,17 @@ Deno.test("/openapi.json is a valid OpenAPI 3.0 document listing every route wit
     const html = await ui.text();
     assert.match(html, /SwaggerUIBundle/);
     assert.match(html, /\/openapi\.json/);
+    // /docs has a CSP: scripts from this server and its own start-up script by hash only.
+    const csp = ui.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'self' 'sha256-[A-Za-z0-9+/=]{44}'/);
+    assert.doesNotMatch(csp, /script-src[^;]*unsafe-inline/);
+    assert.match(csp, /default-src 'self'/);
+    // Nothing the server answers may be sniffed into something else.
+    for (const path of ["/docs", "/health", "/stats", "/openapi.json", "/export.csv", "/nowhere"]) {
+      const res = await fetch(`${base}${path}`);
+      await res.body?.cancel();
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+    }
   });
 });
 

@@ -27,6 +27,8 @@ async function withBinance(
     baseUrl: fake.url,
     backoffInitialMs: 20,
     backoffMaxMs: 50,
+    // The recorded trades are from 2024; the clock-skew check has its own tests.
+    maxClockSkewMs: Infinity,
     logger: { info() {}, warn: (m) => warnings.push(m) },
     ...options,
   });
@@ -284,6 +286,81 @@ Deno.test("a handshake that never completes is abandoned and retried", async () 
     reader.releaseLock();
     for (const c of conns) c.close();
     listener.close();
+    await accepting;
+  }
+});
+
+Deno.test("the idle-timeout reconnect does not leave the old socket open on a peer that went silent", async () => {
+  // A server that completes the WebSocket handshake and then never sends another byte, not even
+  // the answer to our close frame: a dead path. The old TCP connection must still end.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const ended: number[] = [];
+  const firstEnded = Promise.withResolvers<void>();
+  const conns: Deno.Conn[] = [];
+  const serve = async (conn: Deno.Conn, i: number) => {
+    const buf = new Uint8Array(8192);
+    const n = await conn.read(buf);
+    const key = /Sec-WebSocket-Key: *(.*)\r\n/i.exec(
+      new TextDecoder().decode(buf.subarray(0, n!)),
+    )![1]
+      .trim();
+    const d = await crypto.subtle.digest(
+      "SHA-1",
+      new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+    );
+    const accept = btoa(String.fromCharCode(...new Uint8Array(d)));
+    await conn.write(new TextEncoder().encode(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    ));
+    try {
+      while ((await conn.read(buf)) !== null) { /* swallow the close frame, never answer */ }
+    } catch {
+      // reset by the peer: ended as well
+    }
+    ended.push(i);
+    if (i === 0) firstEnded.resolve();
+  };
+  const accepting = (async () => {
+    try {
+      for await (const c of listener) {
+        conns.push(c);
+        serve(c, conns.length - 1).catch(() => {});
+      }
+    } catch {
+      // the listener was closed
+    }
+  })();
+  const source = new BinanceSource({
+    symbols: ["BTC-USDT"],
+    baseUrl: `ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    idleTimeoutMs: 200,
+    closeTimeoutMs: 300,
+    backoffInitialMs: 10,
+    backoffMaxMs: 20,
+    logger: { info() {}, warn() {} },
+  });
+  const reader = source.events().getReader();
+  const guard = setTimeout(
+    () => firstEnded.reject(new Error("the first socket is still open")),
+    5_000,
+  );
+  try {
+    await firstEnded.promise;
+    assert.ok(conns.length >= 2, "reconnected");
+    assert.match(source.status().lastError ?? "", /^no message for \d+ ms$/);
+  } finally {
+    clearTimeout(guard);
+    await source.close();
+    reader.releaseLock();
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch {
+        // already closed
+      }
+    }
     await accepting;
   }
 });

@@ -139,3 +139,18 @@ export async function activateIn(path: string, bundle: Bundle): Promise<void> {
     store.close();
   }
 }
+
+/**
+ * The environment for a child `deno` process started with `clearEnv: true`:
+ * only what Deno needs to run (PATH, HOME, its cache) and NO_COLOR. Tests
+ * that start `main.ts` pass their settings on top, so that whatever the test
+ * run exports (CI exports KAFKA_BROKERS) cannot change the child's mode.
+ */
+export function childEnv(): Record<string, string> {
+  const out: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+    const v = Deno.env.get(name);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}

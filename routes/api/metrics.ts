@@ -12,6 +12,7 @@ import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { Counter } from "../../pipeline/metrics.ts";
 import { keys } from "../../store/kv.ts";
+import type { BinanceStatus } from "../../ingest/binance.ts";
 import type { WebContext } from "../context.ts";
 
 /** Counters of the web layer, rendered after the pipeline's. */
@@ -75,6 +76,37 @@ export function httpMetrics(ctx: WebContext): MiddlewareHandler {
       });
     }
   };
+}
+
+/**
+ * The Binance stream's counters as Prometheus series (cumulative since the
+ * process started): frames rejected by reason, trades, missing trades,
+ * duplicates, trade-id resyncs, reconnects, overflow. Reasons are a closed
+ * set (`MalformedReason`), so the label stays bounded.
+ */
+export function binanceSeries(b: BinanceStatus): string {
+  const counter = (name: string, help: string, lines: string[]) =>
+    [`# HELP ${name} ${help}`, `# TYPE ${name} counter`, ...lines].join("\n");
+  const one = (name: string, help: string, v: number) => counter(name, help, [`${name} ${v}`]);
+  return [
+    counter(
+      "sentinel_binance_frames_rejected_total",
+      "Binance frames not used, by reason (malformed JSON, invalid trade, clock skew, ...)",
+      Object.entries(b.malformed).map(([reason, n]) =>
+        `sentinel_binance_frames_rejected_total{reason="${reason}"} ${n}`
+      ),
+    ),
+    one("sentinel_binance_trades_total", "Binance trades accepted", b.trades),
+    one("sentinel_binance_missing_trades_total", "Trades missing by trade-id gaps", b.gaps),
+    one("sentinel_binance_duplicates_total", "Replayed or older trade ids dropped", b.duplicates),
+    one(
+      "sentinel_binance_resyncs_total",
+      "Implausible trade-id jumps followed as resyncs",
+      b.resyncs,
+    ),
+    one("sentinel_binance_reconnects_total", "Connection attempts after the first", b.reconnects),
+    one("sentinel_binance_overflow_total", "Trades dropped for a slow consumer", b.overflow),
+  ].join("\n") + "\n";
 }
 
 const route = createRoute({
@@ -145,7 +177,8 @@ export function metricsRoutes(app: OpenAPIHono, ctx: WebContext, api: ApiMetrics
         Object.values(lag).reduce((a, b) => a + b, 0),
       );
     }
-    return c.text(m.render() + api.render(), 200, {
+    const binance = ctx.source?.status().binance;
+    return c.text(m.render() + api.render() + (binance ? binanceSeries(binance) : ""), 200, {
       "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
     });
   });

@@ -1,5 +1,5 @@
 /**
- * The model: `GET /model-info` (public: the active bundle's parameters,
+ * The model: `GET /api/v1/model-info` (public: the active bundle's parameters,
  * scaler, training report and size) and the administration routes behind
  * `SENTINEL_API_KEY`: `GET /models`, `POST /models/{id}/activate`,
  * `POST /model/retrain`.
@@ -21,6 +21,7 @@ import {
   ModelsResponse,
   RetrainResponse,
 } from "../schemas.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 import { requireApiKey } from "./auth.ts";
 
 const error = (description: string) => ({
@@ -66,12 +67,12 @@ export function modelInfo(
 
 const infoRoute = createRoute({
   method: "get",
-  path: "/model-info",
-  summary: "The active model",
+  path: V1.modelInfo,
+  summary: "The active model (Sentinel's shape)",
   description: "Parameters, scaler means and scales by feature, offset, training rows and report " +
     "(holdout precision / recall / F1 and confusion matrix with labels), creation and " +
     "activation times, stored size.",
-  tags: ["seed"],
+  tags: ["v1"],
   responses: {
     200: {
       description: "the active bundle, without its trees",
@@ -134,16 +135,15 @@ const retrainRoute = createRoute({
   },
 });
 
-/** Registers `/model-info`, `/models`, `/models/{id}/activate` and `/model/retrain`. */
-export function modelRoutes(app: OpenAPIHono, ctx: WebContext): void {
-  app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, {
-    type: "http",
-    scheme: "bearer",
-    description: "SENTINEL_API_KEY",
-  });
-  // Bundles are immutable once written: cache the tree-less view per id.
+/**
+ * Loads a stored bundle without its trees, with its index entry (size,
+ * chunks). Bundles are immutable once written, so each id is read once.
+ */
+export function bundleInfoLoader(
+  ctx: WebContext,
+): (id: string) => Promise<{ bundle: Bundle; entry: ModelIndexEntry }> {
   const cache = new Map<string, { bundle: Bundle; entry: ModelIndexEntry }>();
-  const loadInfo = async (id: string) => {
+  return async (id: string) => {
     let hit = cache.get(id);
     if (!hit) {
       const entry = (await ctx.store.kv.get<ModelIndexEntry>(keys.modelIndex(id))).value;
@@ -154,6 +154,16 @@ export function modelRoutes(app: OpenAPIHono, ctx: WebContext): void {
     }
     return hit;
   };
+}
+
+/** Registers `/api/v1/model-info`, `/models`, `/models/{id}/activate` and `/model/retrain`. */
+export function modelRoutes(app: OpenAPIHono, ctx: WebContext): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, {
+    type: "http",
+    scheme: "bearer",
+    description: "SENTINEL_API_KEY",
+  });
+  const loadInfo = bundleInfoLoader(ctx);
 
   app.openapi(infoRoute, async (c) => {
     const active = await ctx.store.activeModel();

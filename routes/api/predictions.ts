@@ -8,14 +8,15 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Prediction as PredictionRecord } from "../../lib/contracts.ts";
 import type { WebContext } from "../context.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 import { ErrorBody, ExportQuery, LatestQuery, LatestResponse } from "../schemas.ts";
 
 const latestRoute = createRoute({
   method: "get",
-  path: "/latest-predictions",
+  path: V1.latestPredictions,
   summary: "The newest predictions",
   description: "Newest first from the KV history, optionally of one symbol; `limit` 1–500.",
-  tags: ["seed"],
+  tags: ["v1"],
   request: { query: LatestQuery },
   responses: {
     200: {
@@ -72,16 +73,30 @@ export const CSV_COLUMNS = [
   "trade_id",
 ] as const;
 
-function cell(v: string | number | boolean | null | undefined): string {
+/**
+ * One CSV cell. Text that a spreadsheet would run as a formula (starting
+ * with `=`, `+`, `-`, `@`, a tab or a carriage return: OWASP's CSV
+ * injection list) gets a leading `'`, so it is shown, never evaluated.
+ * Numbers are written as they are (a negative score stays a number).
+ */
+export function csvCell(v: string | number | boolean | null | undefined): string {
   if (v === null || v === undefined) return "";
-  const s = String(v);
+  let s = String(v);
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   // RFC 4180: quote a field holding a separator, a quote or a line break; double its quotes.
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** A time as ISO 8601, or null (an empty cell) when no `Date` can hold it. */
+function isoOrNull(ms: number): string | null {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
 /**
  * One prediction as a CSV line (with its `\r\n`, as RFC 4180 has it).
- * Absent values are empty cells; numbers are written in full precision.
+ * Absent values (and a time no `Date` can hold) are empty cells; numbers are
+ * written in full precision; text cells are neutralised ({@linkcode csvCell}).
  *
  * @example
  * ```ts ignore
@@ -91,7 +106,7 @@ function cell(v: string | number | boolean | null | undefined): string {
 export function csvLine(p: PredictionRecord): string {
   return [
     p.ts_ms,
-    new Date(p.ts_ms).toISOString(),
+    isoOrNull(p.ts_ms),
     p.symbol,
     p.price,
     p.volume,
@@ -108,7 +123,7 @@ export function csvLine(p: PredictionRecord): string {
     p.model_id,
     p.source,
     p.trade_id,
-  ].map(cell).join(",") + "\r\n";
+  ].map(csvCell).join(",") + "\r\n";
 }
 
 /**

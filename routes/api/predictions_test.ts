@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Prediction } from "../../lib/contracts.ts";
-import { CSV_COLUMNS, csvLine, csvStream } from "./predictions.ts";
+import { CSV_COLUMNS, csvCell, csvLine, csvStream } from "./predictions.ts";
 
 const p: Prediction = {
   symbol: "BTC-USDT",
@@ -42,4 +42,22 @@ Deno.test("csvStream: header, newest first within pages, filter and limit across
   const lines = text.split("\r\n");
   assert.equal(lines[0], CSV_COLUMNS.join(","));
   assert.deepEqual(lines.slice(1, -1).map((l) => Number(l.split(",")[0])), [8, 6, 4]);
+});
+
+Deno.test("csvCell: text that a spreadsheet would run is neutralised (OWASP CSV injection)", () => {
+  for (
+    const [input, out] of [
+      ['=HYPERLINK("http://evil.example","x")', `"'=HYPERLINK(""http://evil.example"",""x"")"`],
+      ["+1+2", "'+1+2"],
+      ["-2+3", "'-2+3"],
+      ["@SUM(A1)", "'@SUM(A1)"],
+      ["\tx", "'\tx"],
+      ["binance", "binance"],
+    ] as const
+  ) {
+    assert.equal(csvCell(input), out, input);
+  }
+  // Numbers are not text: a negative score stays a number.
+  assert.equal(csvCell(-0.25), "-0.25");
+  assert.equal(csvCell(null), "");
 });

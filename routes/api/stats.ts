@@ -9,6 +9,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { FEATURE_NAMES, type FeatureName, type Prediction } from "../../lib/contracts.ts";
 import type { WebContext } from "../context.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 import { StatsResponse } from "../schemas.ts";
 
 /**
@@ -144,13 +145,13 @@ export function counterTotals(counters: Record<string, number>) {
 
 const route = createRoute({
   method: "get",
-  path: "/stats",
+  path: V1.stats,
   summary: "Totals, rates and recent distributions",
   description:
     `Totals and per-symbol counts from the KV counters (every prediction since the store was ` +
     `created, \`POST /predict\` included); score percentiles (linear interpolation) and feature ` +
     `mean / sample std over the newest ${RECENT_WINDOW} predictions.`,
-  tags: ["seed"],
+  tags: ["v1"],
   responses: {
     200: { description: "statistics", content: { "application/json": { schema: StatsResponse } } },
   },

@@ -12,6 +12,7 @@ import type { ProcessorStats } from "../../pipeline/processor.ts";
 import type { SourceStatus } from "../../pipeline/sources.ts";
 import type { TrainerStatus } from "../../pipeline/trainer.ts";
 import type { WebContext } from "../context.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 import { type ServiceStatus, SystemStatus } from "../schemas.ts";
 import type { ApiMetrics } from "./metrics.ts";
 
@@ -54,7 +55,11 @@ export interface StatusSnapshot {
 }
 
 const ago = (now: number, t: number) => `${((now - t) / 1000).toFixed(1)} s ago`;
-const iso = (t: number | null) => t === null ? "never" : new Date(t).toISOString();
+const iso = (t: number | null) => {
+  if (t === null) return "never";
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? `invalid time ${t}` : d.toISOString();
+};
 
 function svc(
   name: string,
@@ -217,8 +222,10 @@ export function assessServices(s: StatusSnapshot): ServiceStatus[] {
 
   const b = s.source?.binance;
   if (b) {
+    const rejected = Object.entries(b.malformed).map(([r, n]) => `${r} ${n}`).join(", ");
     const counts =
-      `${b.reconnects} reconnects, ${b.gaps} missing trades, ${b.duplicates} duplicates`;
+      `${b.reconnects} reconnects, ${b.gaps} missing trades, ${b.duplicates} duplicates, ` +
+      `${b.resyncs} resyncs, rejected frames: ${rejected || "none"}`;
     if (b.state === "connected") {
       const silent = b.lastMessageAt === null
         ? (b.connectedSince !== null && now - b.connectedSince > BINANCE_SILENCE_MS)
@@ -345,12 +352,12 @@ export async function takeSnapshot(ctx: WebContext, api: ApiMetrics): Promise<St
 
 const route = createRoute({
   method: "get",
-  path: "/system-status",
+  path: V1.systemStatus,
   summary: "Each service online, degraded or offline",
   description:
     "API, KV (a read round trip), scorer, feature worker, trainer, Kafka (when configured), the " +
     "Binance stream (when it is the source) and the source, each with latency and detail.",
-  tags: ["seed"],
+  tags: ["v1"],
   responses: {
     200: { description: "status", content: { "application/json": { schema: SystemStatus } } },
   },

@@ -144,6 +144,7 @@ Deno.test("assessServices: a connected Binance stream silent for over a minute i
     reconnects: 0,
     gaps: 0,
     duplicates: 0,
+    resyncs: 0,
     overflow: 0,
     malformed: {},
     lastError: null,

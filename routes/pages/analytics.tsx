@@ -11,6 +11,7 @@ import Analytics, { type AnalyticsProps } from "../../islands/Analytics.tsx";
 import { type StatsResponse, type SystemStatus, waitingReason } from "../../islands/shared/api.ts";
 import { parseExport } from "../../islands/shared/csv.ts";
 import { filterQuery, parseFilters } from "../../islands/shared/filters.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 
 /** Sample sizes offered; the first is the default. */
 export const LIMITS = [500, 2000, 10_000];
@@ -25,11 +26,11 @@ export const analyticsPage: DashboardPage<AnalyticsProps> = {
     const filters = parseFilters(pc.url.searchParams, symbols, LIMITS);
     const [csv, stats, status] = await Promise.all([
       pc.text(`/export.csv?${filterQuery(filters, true)}`),
-      pc.json<StatsResponse>("/stats"),
-      pc.json<SystemStatus>("/system-status"),
+      pc.json<StatsResponse>(V1.stats),
+      pc.json<SystemStatus>(V1.systemStatus),
     ]);
     if (!csv.ok) throw new Error(`/export.csv: ${csv.error}`);
-    if (!stats.ok) throw new Error(`/stats: ${stats.error}`);
+    if (!stats.ok) throw new Error(`${V1.stats}: ${stats.error}`);
     return {
       symbols,
       filters,

@@ -9,6 +9,7 @@ import type { DashboardPage } from "../../components/page.ts";
 import { Island } from "../../components/Island.tsx";
 import LiveFeed, { type LiveFeedProps } from "../../islands/LiveFeed.tsx";
 import type { LivePrediction, ModelInfo, SystemStatus } from "../../islands/shared/api.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 
 /** History depths offered (points per view). */
 export const DEPTHS = [100, 500, 2000];
@@ -22,11 +23,11 @@ export const livePage: DashboardPage<LiveFeedProps> = {
   islands: ["LiveFeed"],
   async load(pc) {
     const [status, latest, model] = await Promise.all([
-      pc.json<SystemStatus>("/system-status"),
-      pc.json<{ predictions: LivePrediction[] }>(`/latest-predictions?limit=${INITIAL_POINTS}`),
-      pc.json<ModelInfo>("/model-info"),
+      pc.json<SystemStatus>(V1.systemStatus),
+      pc.json<{ predictions: LivePrediction[] }>(`${V1.latestPredictions}?limit=${INITIAL_POINTS}`),
+      pc.json<ModelInfo>(V1.modelInfo),
     ]);
-    if (!status.ok) throw new Error(`/system-status: ${status.error}`);
+    if (!status.ok) throw new Error(`${V1.systemStatus}: ${status.error}`);
     const c = pc.ctx.config;
     return {
       symbols: c.symbols,

@@ -9,6 +9,7 @@ import type { DashboardPage } from "../../components/page.ts";
 import { Island } from "../../components/Island.tsx";
 import ManualTest, { type ManualTestProps } from "../../islands/ManualTest.tsx";
 import { type ModelInfo, type SystemStatus, waitingReason } from "../../islands/shared/api.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 
 /** The Manual Test page. */
 export const manualPage: DashboardPage<ManualTestProps> = {
@@ -17,8 +18,8 @@ export const manualPage: DashboardPage<ManualTestProps> = {
   islands: ["ManualTest"],
   async load(pc) {
     const [model, status] = await Promise.all([
-      pc.json<ModelInfo>("/model-info"),
-      pc.json<SystemStatus>("/system-status"),
+      pc.json<ModelInfo>(V1.modelInfo),
+      pc.json<SystemStatus>(V1.systemStatus),
     ]);
     return {
       symbols: pc.ctx.config.symbols,

@@ -9,6 +9,7 @@ import { Island } from "../../components/Island.tsx";
 import StatusBoard, { type StatusBoardProps } from "../../islands/StatusBoard.tsx";
 import type { ModelInfo, StatsResponse, SystemStatus } from "../../islands/shared/api.ts";
 import { flowSample } from "../../islands/shared/flow.ts";
+import { V1 } from "../../islands/shared/paths.ts";
 
 /** How often the board refreshes, ms. */
 export const STATUS_POLL_MS = 3000;
@@ -20,13 +21,13 @@ export const statusPage: DashboardPage<StatusBoardProps> = {
   islands: ["StatusBoard"],
   async load(pc) {
     const [status, stats, metrics, model] = await Promise.all([
-      pc.json<SystemStatus>("/system-status"),
-      pc.json<StatsResponse>("/stats"),
+      pc.json<SystemStatus>(V1.systemStatus),
+      pc.json<StatsResponse>(V1.stats),
       pc.text("/metrics"),
-      pc.json<ModelInfo>("/model-info"),
+      pc.json<ModelInfo>(V1.modelInfo),
     ]);
-    if (!status.ok) throw new Error(`/system-status: ${status.error}`);
-    if (!stats.ok) throw new Error(`/stats: ${stats.error}`);
+    if (!status.ok) throw new Error(`${V1.systemStatus}: ${status.error}`);
+    if (!stats.ok) throw new Error(`${V1.stats}: ${stats.error}`);
     const c = pc.ctx.config;
     return {
       status: status.value,
