@@ -18,7 +18,10 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
 /** Starts the process and resolves once it has begun producing (its first source log line). */
-async function start(kvPath: string): Promise<{ child: Deno.ChildProcess; log: string[] }> {
+async function start(
+  kvPath: string,
+  profile: Record<string, string>,
+): Promise<{ child: Deno.ChildProcess; log: string[] }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-P", "--config", CONFIG, MAIN, "--role=source", "--role=worker"],
     // Only these variables: an exported KAFKA_BROKERS (CI has one) would make this Kafka mode.
@@ -27,9 +30,8 @@ async function start(kvPath: string): Promise<{ child: Deno.ChildProcess; log: s
       ...childEnv(),
       KV_PATH: kvPath,
       SYMBOLS: SYMBOLS.join(","),
-      EVENT_FREQUENCY_SECONDS: "0.002",
-      BACKFILL_SECONDS: "20",
       RETRAIN_INTERVAL: "off",
+      ...profile,
     },
     stdout: "null",
     stderr: "piped",
@@ -53,44 +55,56 @@ async function start(kvPath: string): Promise<{ child: Deno.ChildProcess; log: s
   return { child, log };
 }
 
-Deno.test({
-  name: "embedded: 20 SIGKILLs at random moments leave no gap and no duplicate per symbol",
-  async fn() {
-    const { path, cleanup } = await tempKvPath();
-    const seed = Number(Deno.env.get("KILL_TEST_SEED") ?? Date.now() % 100_000);
-    const rng = new Random(seed);
-    console.error(`kill moments drawn with seed ${seed} (KILL_TEST_SEED to repeat)`);
-    try {
-      for (let k = 0; k < KILLS; k++) {
-        const { child, log } = await start(path);
-        // Backfill takes a few hundred ms here; kills land in it and in the live phase.
-        await new Promise((r) => setTimeout(r, rng.int(700)));
-        child.kill("SIGKILL");
-        const status = await child.status;
-        assert.equal(status.signal, "SIGKILL", `run ${k} ended by itself: ${log.join("")}`);
-      }
-      const store = await Store.open(path, { retentionMs: 86_400_000 });
+/**
+ * The seed profile makes a whole tick (one event per symbol) at once, which a
+ * batch can cut; the realistic profile emits one trade per step, in bursts.
+ */
+const PROFILES: [string, Record<string, string>, number][] = [
+  ["seed", { SIM_PROFILE: "seed", EVENT_FREQUENCY_SECONDS: "0.002", BACKFILL_SECONDS: "20" }, 2000],
+  ["realistic", { SIM_PROFILE: "realistic", BACKFILL_SECONDS: "3600" }, 2000],
+];
+
+for (const [name, profile, minRows] of PROFILES) {
+  Deno.test({
+    name:
+      `embedded (${name} profile): 20 SIGKILLs at random moments leave no gap and no duplicate per symbol`,
+    async fn() {
+      const { path, cleanup } = await tempKvPath();
+      const seed = Number(Deno.env.get("KILL_TEST_SEED") ?? Date.now() % 100_000);
+      const rng = new Random(seed);
+      console.error(`kill moments drawn with seed ${seed} (KILL_TEST_SEED to repeat)`);
       try {
-        const rows = await store.recentRows(Number.MAX_SAFE_INTEGER);
-        // Not a speed check: enough batches for the kills to have fallen between and inside them.
-        assert.ok(rows.length > 2000, `only ${rows.length} rows after ${KILLS} runs`);
-        for (const symbol of SYMBOLS) {
-          const ids = rows.filter((r) => r.symbol === symbol).map((r) => r.trade_id!)
-            .sort((a, b) => a - b);
-          const dup = ids.find((id, i) => i > 0 && id === ids[i - 1]);
-          assert.equal(dup, undefined, `${symbol}: trade id ${dup} stored twice`);
-          const gap = ids.findIndex((id, i) => id !== i + 1);
-          assert.equal(
-            gap,
-            -1,
-            `${symbol}: trade id ${gap + 1} missing (found ${ids[gap]}; ${ids.length} rows)`,
-          );
+        for (let k = 0; k < KILLS; k++) {
+          const { child, log } = await start(path, profile);
+          // Backfill takes a few hundred ms here; kills land in it and in the live phase.
+          await new Promise((r) => setTimeout(r, rng.int(700)));
+          child.kill("SIGKILL");
+          const status = await child.status;
+          assert.equal(status.signal, "SIGKILL", `run ${k} ended by itself: ${log.join("")}`);
+        }
+        const store = await Store.open(path, { retentionMs: 86_400_000 });
+        try {
+          const rows = await store.recentRows(Number.MAX_SAFE_INTEGER);
+          // Not a speed check: enough batches for the kills to have fallen between and inside them.
+          assert.ok(rows.length > minRows, `only ${rows.length} rows after ${KILLS} runs`);
+          for (const symbol of SYMBOLS) {
+            const ids = rows.filter((r) => r.symbol === symbol).map((r) => r.trade_id!)
+              .sort((a, b) => a - b);
+            const dup = ids.find((id, i) => i > 0 && id === ids[i - 1]);
+            assert.equal(dup, undefined, `${symbol}: trade id ${dup} stored twice`);
+            const gap = ids.findIndex((id, i) => id !== i + 1);
+            assert.equal(
+              gap,
+              -1,
+              `${symbol}: trade id ${gap + 1} missing (found ${ids[gap]}; ${ids.length} rows)`,
+            );
+          }
+        } finally {
+          store.close();
         }
       } finally {
-        store.close();
+        await cleanup();
       }
-    } finally {
-      await cleanup();
-    }
-  },
-});
+    },
+  });
+}
