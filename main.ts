@@ -9,6 +9,7 @@ import { CliError, helpText, parseArgs } from "./cli.ts";
 import { ConfigError, parseConfig } from "./config.ts";
 import { RoleError, Sentinel } from "./sentinel.ts";
 import { mountDashboard } from "./routes/dashboard.tsx";
+import { KafkaSetupError } from "./ingest/kafka_client.ts";
 
 if (import.meta.main) {
   let args;
@@ -35,7 +36,7 @@ if (import.meta.main) {
   try {
     sentinel = await Sentinel.start(config, args.roles, { mountPages: mountDashboard });
   } catch (e) {
-    if (!(e instanceof RoleError)) throw e;
+    if (!(e instanceof RoleError) && !(e instanceof KafkaSetupError)) throw e;
     console.error(`sentinel: ${e.message}`);
     Deno.exit(2);
   }
