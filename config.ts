@@ -169,7 +169,7 @@ export const CONFIG_VARS: readonly VarDoc[] = [
   {
     name: "DENO_KV_ACCESS_TOKEN",
     default: "(unset)",
-    accepts: "string (a secret: never printed)",
+    accepts: "12+ chars (a secret: never printed)",
     doc: "access token of the KV Connect server; required when KV_PATH is a URL",
   },
   { name: "PORT", default: "8000", accepts: "integer in [1, 65535]", doc: "HTTP port" },
@@ -387,7 +387,9 @@ const EnvSchema = z.object({
   KAFKA_SASL_USERNAME: z.string().min(1).optional(),
   // Secrets: the schema never echoes them (no "got ..." in these messages).
   KAFKA_SASL_PASSWORD: z.string().min(1, { message: "must not be empty" }).optional(),
-  DENO_KV_ACCESS_TOKEN: z.string().min(1, { message: "must not be empty" }).optional(),
+  DENO_KV_ACCESS_TOKEN: z.string().min(12, {
+    message: "must be at least 12 characters (denokv refuses shorter tokens)",
+  }).optional(),
   EVENT_FREQUENCY_SECONDS: num("a number > 0", (n) => n > 0),
   ANOMALY_PROBABILITY: num("a number between 0 and 1", (n) => n >= 0 && n <= 1),
   SEED: num("an integer", () => true, true),

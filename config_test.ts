@@ -198,7 +198,19 @@ Deno.test("config: a KV Connect URL needs DENO_KV_ACCESS_TOKEN; a file path does
     "config error: DENO_KV_ACCESS_TOKEN: is required when KV_PATH is a KV Connect URL " +
       "(the token the server was started with)",
   );
-  const c = parseConfig({ KV_PATH: "https://kv.example.com", DENO_KV_ACCESS_TOKEN: "tok-123" });
+  const c = parseConfig({
+    KV_PATH: "https://kv.example.com",
+    DENO_KV_ACCESS_TOKEN: "tok-1234567890",
+  });
   assert.equal(c.kvPath, "https://kv.example.com");
   assert.equal(parseConfig({ KV_PATH: "/tmp/x.kv" }).kvPath, "/tmp/x.kv");
+  const short = errorOf({
+    KV_PATH: "http://h:1",
+    DENO_KV_ACCESS_TOKEN: "short-secret".slice(0, 11),
+  });
+  assert.match(
+    short.message,
+    /^config error: DENO_KV_ACCESS_TOKEN: must be at least 12 characters/,
+  );
+  assert.ok(!short.message.includes("short-secre"));
 });
