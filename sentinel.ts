@@ -164,7 +164,8 @@ export class Sentinel {
         this.#tasks.push(this.done);
       }
     }
-    const instance = `${Deno.hostname()}:${Deno.pid}`;
+    // Only long-running roles beat; a web-only process (Deno Deploy: no sys access) does not.
+    const instance = roles.some((r) => r !== "web") ? `${Deno.hostname()}:${Deno.pid}` : "";
     if (roles.includes("worker")) {
       startHeartbeat(store, "worker", instance, () => ({
         ...this.processor?.stats(),

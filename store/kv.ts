@@ -139,8 +139,14 @@ export class Store {
     this.retentionMs = opts.retentionMs;
   }
 
-  /** Opens (creating its folder) the KV at `path` (a file path or a KV Connect URL). */
+  /**
+   * Opens the KV at `path`: a file path (its folder is created), a KV Connect
+   * URL (`http(s)://…`, with DENO_KV_ACCESS_TOKEN; nothing touches the local
+   * disk), or `""` for the platform's default database (`Deno.openKv()` with
+   * no path: the app's own KV on Deno Deploy).
+   */
   static async open(path: string, opts: { retentionMs: number }): Promise<Store> {
+    if (path === "") return new Store(await Deno.openKv(), opts);
     if (!/^https?:\/\//.test(path) && path !== ":memory:") {
       const dir = path.replace(/[^/]*$/, "");
       if (dir) await Deno.mkdir(dir, { recursive: true });
