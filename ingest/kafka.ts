@@ -937,6 +937,13 @@ async function withAdmin<T>(
   }
 }
 
+/** Errors of a topic that was just created and is not yet in every metadata answer. */
+const TOPIC_SETTLING = new Set([
+  "UNKNOWN_TOPIC_OR_PARTITION",
+  "LEADER_NOT_AVAILABLE",
+  "TOPIC_ALREADY_EXISTS",
+]);
+
 /**
  * Creates the event topic and its DLQ when missing (default 3 partitions,
  * replication 1, the local broker's only option). Idempotent, and safe when
@@ -953,17 +960,29 @@ export async function ensureTopics(
 ): Promise<void> {
   const wanted = [settings.topic, dlqTopic(settings.topic)];
   await withAdmin(settings, async (admin) => {
-    const existing = new Set(await admin.listTopics());
-    const missing = wanted.filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: opts.partitions ?? KAFKA_DEFAULTS.partitions,
-        replicationFactor: opts.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor,
-      })),
-    });
+    // Right after a create, the metadata kafkajs polls for leaders can still say the topic is
+    // unknown (seen on KRaft under load), which kafkajs throws: look again, a few times.
+    for (let attempt = 0;; attempt++) {
+      const existing = new Set(await admin.listTopics());
+      const missing = wanted.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: opts.partitions ?? KAFKA_DEFAULTS.partitions,
+            replicationFactor: opts.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor,
+          })),
+        });
+        return;
+      } catch (e) {
+        const types = [e, e instanceof Error ? rootCause(e) : null]
+          .map((x) => (x as { type?: string } | null)?.type ?? "");
+        if (attempt >= 4 || !types.some((t) => TOPIC_SETTLING.has(t))) throw e;
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      }
+    }
   });
 }
 
