@@ -360,6 +360,50 @@ if (
     }
   });
 
+  Deno.test("denokv: scripts/denokv.sh starts a fresh server, prints its URL and token, stops", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sentinel-denokv-sh-" });
+    const env = {
+      DENOKV_BIN: Deno.env.get("DENOKV_BIN")!,
+      DENOKV_DIR: dir,
+      DENOKV_PORT: String(freePort()),
+    };
+    const sh = async (cmd: string) => {
+      const out = await new Deno.Command("bash", {
+        args: [`${ROOT}scripts/denokv.sh`, cmd],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, stdout: new TextDecoder().decode(out.stdout).trim() };
+    };
+    try {
+      const started = await sh("start");
+      assert.equal(started.code, 0);
+      assert.equal(started.stdout, `http://127.0.0.1:${env.DENOKV_PORT}`, "only the URL on stdout");
+      const token = (await sh("token")).stdout;
+      assert.ok(token.length >= 12);
+      // A client with that token reads and writes (this process's own token is another one).
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "eval",
+          "--unstable-kv",
+          `const kv = await Deno.openKv("${started.stdout}"); await kv.set(["k"], 7); ` +
+          `console.log((await kv.get(["k"])).value); kv.close();`,
+        ],
+        env: { DENO_KV_ACCESS_TOKEN: token, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(new TextDecoder().decode(out.stdout).trim(), "7");
+      assert.equal((await sh("status")).code, 0);
+      assert.equal((await sh("stop")).code, 0);
+      assert.equal((await sh("status")).code, 3, "stopped");
+    } finally {
+      await sh("stop");
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
   Deno.test("denokv: nothing in the code base uses KV queues, which KV Connect lacks", async () => {
     const offenders: string[] = [];
     const walk = async (dir: string) => {
