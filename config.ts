@@ -66,6 +66,37 @@ export const CONFIG_VARS: readonly VarDoc[] = [
       "simulator: seed (the seed's stream, byte for byte), realistic, busy (≥ 50 trades/s per symbol) or thin (a trade every ~30 s)",
   },
   {
+    name: "KAFKA_SSL",
+    default: "false",
+    accepts: "true | false",
+    doc: "connect to the brokers over TLS (managed Kafka: SASL_SSL needs it)",
+  },
+  {
+    name: "KAFKA_SSL_CA_FILE",
+    default: "(unset: the system's CAs)",
+    accepts: "path of a PEM file",
+    doc:
+      "CA certificate(s) that sign the brokers' certificates (a private CA); needs KAFKA_SSL=true",
+  },
+  {
+    name: "KAFKA_SASL_MECHANISM",
+    default: "(unset: no SASL)",
+    accepts: "plain, scram-sha-256, scram-sha-512",
+    doc: "SASL authentication to the brokers; needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+  },
+  {
+    name: "KAFKA_SASL_USERNAME",
+    default: "(unset)",
+    accepts: "string",
+    doc: "SASL user name",
+  },
+  {
+    name: "KAFKA_SASL_PASSWORD",
+    default: "(unset)",
+    accepts: "string (a secret: never printed)",
+    doc: "SASL password",
+  },
+  {
     name: "EVENT_FREQUENCY_SECONDS",
     default: "0.2",
     accepts: "number > 0",
@@ -180,7 +211,13 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     name: "KV_PATH",
     default: "./data/sentinel.kv",
     accepts: "file path, or a KV Connect URL",
-    doc: "Deno KV database",
+    doc: "Deno KV database; an http(s):// URL is a KV Connect server (denokv, Deno Deploy)",
+  },
+  {
+    name: "DENO_KV_ACCESS_TOKEN",
+    default: "(unset)",
+    accepts: "12+ chars (a secret: never printed)",
+    doc: "access token of the KV Connect server; required when KV_PATH is a URL",
   },
   { name: "PORT", default: "8000", accepts: "integer in [1, 65535]", doc: "HTTP port" },
   {
@@ -266,6 +303,12 @@ export interface Config {
   kafkaPartitions: number;
   /** the simulator's profile (DATA_SOURCE=simulated) */
   simProfile: SimProfile;
+  /** TLS to the brokers (KAFKA_SSL) */
+  kafkaSsl: boolean;
+  /** PEM file of the CA(s) to trust instead of the system's, or null */
+  kafkaSslCaFile: string | null;
+  /** SASL credentials, or null for none. The password is a secret: never log it. */
+  kafkaSasl: KafkaSasl | null;
   eventFrequencySeconds: number;
   anomalyProbability: number;
   /** relative weight of each anomaly episode type (non-seed profiles) */
@@ -306,6 +349,17 @@ export interface Config {
   unconfiguredSymbols: "reject" | "accept";
   /** HOST: the HTTP server's bind address */
   host: string;
+}
+
+/** The SASL mechanisms kafkajs supports that managed Kafka services use. */
+export const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;
+
+/** SASL credentials for Kafka (KAFKA_SASL_*). */
+export interface KafkaSasl {
+  mechanism: typeof SASL_MECHANISMS[number];
+  username: string;
+  /** a secret: never printed, never in an error message */
+  password: string;
 }
 
 /** Thrown by {@linkcode parseConfig}; `message` has one line per bad variable. */
@@ -448,6 +502,15 @@ const EnvSchema = z.object({
   SIM_PROFILE: oneOf(SIM_PROFILES),
   SIM_EPISODE_WEIGHTS: episodeWeights.optional(),
   SIM_EPISODE_MAGNITUDE: num("a number > 0", (n) => n > 0),
+  KAFKA_SSL: oneOf(["true", "false"] as const),
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  KAFKA_SASL_MECHANISM: oneOf(SASL_MECHANISMS).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  // Secrets: the schema never echoes them (no "got ..." in these messages).
+  KAFKA_SASL_PASSWORD: z.string().min(1, { message: "must not be empty" }).optional(),
+  DENO_KV_ACCESS_TOKEN: z.string().min(12, {
+    message: "must be at least 12 characters (denokv refuses shorter tokens)",
+  }).optional(),
   EVENT_FREQUENCY_SECONDS: num("a number > 0", (n) => n > 0),
   ANOMALY_PROBABILITY: num("a number between 0 and 1", (n) => n >= 0 && n <= 1),
   SEED: num("an integer", () => true, true),
@@ -553,6 +616,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       message: `must not exceed MIN_TRAINING_ROWS (${e.MIN_TRAINING_ROWS})`,
     });
   }
+  problems.push(...securityProblems(e));
   if (problems.length) throw new ConfigError(problems);
   return {
     dataSource: e.DATA_SOURCE,
@@ -562,6 +626,15 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     kafkaGroupId: e.KAFKA_GROUP_ID,
     kafkaPartitions: e.KAFKA_PARTITIONS,
     simProfile: e.SIM_PROFILE,
+    kafkaSsl: e.KAFKA_SSL === "true",
+    kafkaSslCaFile: e.KAFKA_SSL_CA_FILE ?? null,
+    kafkaSasl: e.KAFKA_SASL_MECHANISM
+      ? {
+        mechanism: e.KAFKA_SASL_MECHANISM,
+        username: e.KAFKA_SASL_USERNAME!,
+        password: e.KAFKA_SASL_PASSWORD!,
+      }
+      : null,
     eventFrequencySeconds: e.EVENT_FREQUENCY_SECONDS,
     anomalyProbability: e.ANOMALY_PROBABILITY,
     simEpisodeWeights: e.SIM_EPISODE_WEIGHTS ?? { ...DEFAULT_EPISODE_WEIGHTS },
@@ -593,4 +666,60 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     unconfiguredSymbols: e.UNCONFIGURED_SYMBOLS,
     host: e.HOST,
   };
+}
+
+/**
+ * The rules between the Kafka security and KV Connect variables: what one
+ * needs of another. Messages name variables, never a secret's value.
+ */
+function securityProblems(
+  e: z.infer<typeof EnvSchema>,
+): { variable: string; message: string }[] {
+  const out: { variable: string; message: string }[] = [];
+  const need = (variable: string, message: string) => out.push({ variable, message });
+  const kafkaVars = [
+    ["KAFKA_SSL", e.KAFKA_SSL === "true"],
+    ["KAFKA_SSL_CA_FILE", e.KAFKA_SSL_CA_FILE],
+    ["KAFKA_SASL_MECHANISM", e.KAFKA_SASL_MECHANISM],
+    ["KAFKA_SASL_USERNAME", e.KAFKA_SASL_USERNAME],
+    ["KAFKA_SASL_PASSWORD", e.KAFKA_SASL_PASSWORD],
+  ] as const;
+  if (!e.KAFKA_BROKERS) {
+    for (const [name, set] of kafkaVars) {
+      if (set) need(name, "is set but KAFKA_BROKERS is not (it only applies to Kafka mode)");
+    }
+    if (out.length) return out;
+  }
+  if (e.KAFKA_SSL_CA_FILE && e.KAFKA_SSL !== "true") {
+    need("KAFKA_SSL_CA_FILE", "needs KAFKA_SSL=true (a CA file is only used over TLS)");
+  }
+  if (e.KAFKA_SASL_MECHANISM) {
+    if (!e.KAFKA_SASL_USERNAME) {
+      need("KAFKA_SASL_USERNAME", `is required when KAFKA_SASL_MECHANISM is set`);
+    }
+    if (!e.KAFKA_SASL_PASSWORD) {
+      need("KAFKA_SASL_PASSWORD", `is required when KAFKA_SASL_MECHANISM is set`);
+    }
+  } else {
+    for (const name of ["KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"] as const) {
+      if (e[name]) {
+        need(name, `is set but KAFKA_SASL_MECHANISM is not (${SASL_MECHANISMS.join(", ")})`);
+      }
+    }
+  }
+  if (/^https?:\/\//i.test(e.KV_PATH)) {
+    let url: URL | null = null;
+    try {
+      url = new URL(e.KV_PATH);
+    } catch {
+      need("KV_PATH", "is not a valid URL (expected http(s)://host:port of a KV Connect server)");
+    }
+    if (url && !e.DENO_KV_ACCESS_TOKEN) {
+      need(
+        "DENO_KV_ACCESS_TOKEN",
+        "is required when KV_PATH is a KV Connect URL (the token the server was started with)",
+      );
+    }
+  }
+  return out;
 }

@@ -185,4 +185,91 @@ Deno.test("config: detection v2 variables — MODEL, ALERT_BUDGET, INCIDENT_GAP_
   assert.match(errorOf({ ALERT_BUDGET: "0" }).message, /ALERT_BUDGET/);
   assert.match(errorOf({ INCIDENT_GAP_SECONDS: "-1" }).message, /INCIDENT_GAP_SECONDS/);
   assert.match(errorOf({ TRAIN_SECONDS: "1.5" }).message, /TRAIN_SECONDS/);
+Deno.test("config: Kafka TLS and SASL settings parse into one security object", () => {
+  const c = parseConfig({
+    KAFKA_BROKERS: "kafka.example.com:9093",
+    KAFKA_SSL: "true",
+    KAFKA_SSL_CA_FILE: "/etc/ssl/kafka-ca.pem",
+    KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
+    KAFKA_SASL_USERNAME: "sentinel",
+    KAFKA_SASL_PASSWORD: "s3cret-value",
+  });
+  assert.equal(c.kafkaSsl, true);
+  assert.equal(c.kafkaSslCaFile, "/etc/ssl/kafka-ca.pem");
+  assert.deepEqual(c.kafkaSasl, {
+    mechanism: "scram-sha-512",
+    username: "sentinel",
+    password: "s3cret-value",
+  });
+  const plain = parseConfig({});
+  assert.equal(plain.kafkaSsl, false);
+  assert.equal(plain.kafkaSasl, null);
+});
+
+Deno.test("config: Kafka security errors name the variable and never print a secret", () => {
+  const secret = "hunter2-very-secret";
+  const missing = errorOf({
+    KAFKA_BROKERS: "k:9093",
+    KAFKA_SASL_MECHANISM: "scram-sha-256",
+    KAFKA_SASL_PASSWORD: secret,
+  });
+  assert.equal(
+    missing.message,
+    "config error: KAFKA_SASL_USERNAME: is required when KAFKA_SASL_MECHANISM is set",
+  );
+  const noMech = errorOf({ KAFKA_BROKERS: "k:9093", KAFKA_SASL_PASSWORD: secret });
+  assert.match(
+    noMech.message,
+    /^config error: KAFKA_SASL_PASSWORD: is set but KAFKA_SASL_MECHANISM/,
+  );
+  assert.ok(!noMech.message.includes(secret));
+  const badMech = errorOf({
+    KAFKA_BROKERS: "k:9093",
+    KAFKA_SASL_MECHANISM: "gssapi",
+    KAFKA_SASL_USERNAME: "u",
+    KAFKA_SASL_PASSWORD: secret,
+  });
+  assert.match(badMech.message, /KAFKA_SASL_MECHANISM: got "gssapi", expected one of plain, /);
+  assert.ok(!badMech.message.includes(secret));
+  assert.match(
+    errorOf({ KAFKA_BROKERS: "k:9093", KAFKA_SSL_CA_FILE: "/ca.pem" }).message,
+    /^config error: KAFKA_SSL_CA_FILE: needs KAFKA_SSL=true/,
+  );
+  assert.match(
+    errorOf({ KAFKA_BROKERS: "k:9093", KAFKA_SSL: "yes" }).message,
+    /^config error: KAFKA_SSL: got "yes"/,
+  );
+  assert.match(
+    errorOf({
+      KAFKA_SASL_MECHANISM: "plain",
+      KAFKA_SASL_USERNAME: "u",
+      KAFKA_SASL_PASSWORD: secret,
+    })
+      .message,
+    /KAFKA_SASL_MECHANISM: is set but KAFKA_BROKERS is not/,
+  );
+});
+
+Deno.test("config: a KV Connect URL needs DENO_KV_ACCESS_TOKEN; a file path does not", () => {
+  const e = errorOf({ KV_PATH: "http://127.0.0.1:4512" });
+  assert.equal(
+    e.message,
+    "config error: DENO_KV_ACCESS_TOKEN: is required when KV_PATH is a KV Connect URL " +
+      "(the token the server was started with)",
+  );
+  const c = parseConfig({
+    KV_PATH: "https://kv.example.com",
+    DENO_KV_ACCESS_TOKEN: "tok-1234567890",
+  });
+  assert.equal(c.kvPath, "https://kv.example.com");
+  assert.equal(parseConfig({ KV_PATH: "/tmp/x.kv" }).kvPath, "/tmp/x.kv");
+  const short = errorOf({
+    KV_PATH: "http://h:1",
+    DENO_KV_ACCESS_TOKEN: "short-secret".slice(0, 11),
+  });
+  assert.match(
+    short.message,
+    /^config error: DENO_KV_ACCESS_TOKEN: must be at least 12 characters/,
+  );
+  assert.ok(!short.message.includes("short-secre"));
 });

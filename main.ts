@@ -10,6 +10,7 @@ import { ConfigError, parseConfig } from "./config.ts";
 import { RoleError, Sentinel } from "./sentinel.ts";
 import { mountDashboard } from "./routes/dashboard.tsx";
 import { KvOpenError } from "./store/open.ts";
+import { KafkaSetupError } from "./ingest/kafka_client.ts";
 
 if (import.meta.main) {
   let args;
@@ -36,7 +37,9 @@ if (import.meta.main) {
   try {
     sentinel = await Sentinel.start(config, args.roles, { mountPages: mountDashboard });
   } catch (e) {
-    if (!(e instanceof RoleError) && !(e instanceof KvOpenError)) throw e;
+    if (
+      !(e instanceof RoleError) && !(e instanceof KvOpenError) && !(e instanceof KafkaSetupError)
+    ) throw e;
     console.error(`sentinel: ${e.message}`);
     Deno.exit(2);
   }

@@ -131,7 +131,18 @@ export class Sentinel {
           "KAFKA_BROKERS, or run both roles (the default) in one process",
       );
     }
-    const store = await Store.open(config.kvPath, { retentionMs: config.retentionSeconds * 1000 });
+    let store: Store;
+    try {
+      store = await Store.open(config.kvPath, { retentionMs: config.retentionSeconds * 1000 });
+    } catch (e) {
+      if (!/^https?:\/\//.test(config.kvPath)) throw e;
+      // A KV Connect server that refuses or does not answer: one line naming the settings.
+      const why = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ");
+      throw new RoleError(
+        `cannot open the KV Connect database at KV_PATH=${config.kvPath} (check KV_PATH and ` +
+          `DENO_KV_ACCESS_TOKEN): ${why}`,
+      );
+    }
     const models = new ModelHolder(store, log("model"), { pollMs: opts.modelPollMs });
     const s = new Sentinel(config, roles, store, models, opts);
     try {
@@ -195,7 +206,8 @@ export class Sentinel {
         this.#tasks.push(this.done);
       }
     }
-    const instance = `${Deno.hostname()}:${Deno.pid}`;
+    // Only long-running roles beat; a web-only process (Deno Deploy: no sys access) does not.
+    const instance = roles.some((r) => r !== "web") ? `${Deno.hostname()}:${Deno.pid}` : "";
     if (roles.includes("worker")) {
       startHeartbeat(store, "worker", instance, () => ({
         ...this.processor?.stats(),

@@ -30,7 +30,6 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import net from "node:net";
 import kafkajs, {
   type Admin,
   type Consumer,
@@ -46,6 +45,13 @@ import kafkajs, {
   type RetryOptions,
 } from "kafkajs";
 import { type MarketEvent, parseMarketEvent, type ParseResult } from "../lib/contracts.ts";
+import {
+  clientSecurity,
+  type KafkaSecurity,
+  KafkaSetupError,
+  routedSocketFactory,
+  setupFailure,
+} from "./kafka_client.ts";
 
 // kafkajs spreads its error classes into module.exports, which Deno's CommonJS
 // export detection cannot see as named exports: take it from the default export.
@@ -81,6 +87,8 @@ export interface KafkaSettings {
   brokerRoute?: (advertised: BrokerAddress) => BrokerAddress;
   /** TCP connect timeout in ms (default 3 000). */
   connectionTimeoutMs?: number;
+  /** TLS and SASL for a remote cluster (ingest/kafka_client.ts); default plaintext. */
+  security?: KafkaSecurity;
 }
 
 /** The defaults of every option, spelled out once. */
@@ -305,6 +313,7 @@ function isPermanent(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const root = rootCause(e);
   if (PROGRAMMING_ERRORS.has(root.name)) return true;
+  if (setupFailure(e) !== null) return true; // wrong credentials or an untrusted certificate
   if (!(root instanceof KafkaJSError)) return false;
   return root.retriable === false && !TRANSIENT_NON_RETRIABLE.has(root.name);
 }
@@ -354,16 +363,8 @@ function createClient(
     retry: overrides.retry ?? { ...KAFKA_DEFAULTS.kafkajsRetry },
     logLevel: settings.logger ? logLevel.WARN : logLevel.NOTHING,
     ...(settings.logger ? { logCreator: logCreatorFor(settings.logger) } : {}),
-    ...(route
-      ? {
-        socketFactory: ({ host, port, onConnect }) => {
-          const to = route({ host, port });
-          const socket = net.connect({ host: to.host, port: to.port }, onConnect);
-          socket.setKeepAlive(true, 60_000);
-          return socket;
-        },
-      }
-      : {}),
+    ...clientSecurity(settings.security),
+    ...(route ? { socketFactory: routedSocketFactory(route) } : {}),
   });
 }
 
@@ -753,6 +754,12 @@ export class EventConsumer {
         break;
       } catch (e) {
         this.#lastError = describeError(e);
+        const why = setupFailure(e, this.#settings.security);
+        if (why) {
+          await consumer.disconnect().catch(() => {});
+          this.#state = "crashed";
+          throw new KafkaSetupError(why, { cause: e });
+        }
         const delay = retryDelayMs(failures);
         this.#settings.logger?.warn(
           `kafka consumer: cannot join yet (${this.#lastError}); retry in ${delay} ms`,
@@ -932,6 +939,13 @@ async function withAdmin<T>(
   }
 }
 
+/** Errors of a topic that was just created and is not yet in every metadata answer. */
+const TOPIC_SETTLING = new Set([
+  "UNKNOWN_TOPIC_OR_PARTITION",
+  "LEADER_NOT_AVAILABLE",
+  "TOPIC_ALREADY_EXISTS",
+]);
+
 /**
  * Creates the event topic and its DLQ when missing (default 3 partitions,
  * replication 1, the local broker's only option). Idempotent, and safe when
@@ -948,17 +962,29 @@ export async function ensureTopics(
 ): Promise<void> {
   const wanted = [settings.topic, dlqTopic(settings.topic)];
   await withAdmin(settings, async (admin) => {
-    const existing = new Set(await admin.listTopics());
-    const missing = wanted.filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: opts.partitions ?? KAFKA_DEFAULTS.partitions,
-        replicationFactor: opts.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor,
-      })),
-    });
+    // Right after a create, the metadata kafkajs polls for leaders can still say the topic is
+    // unknown (seen on KRaft under load), which kafkajs throws: look again, a few times.
+    for (let attempt = 0;; attempt++) {
+      const existing = new Set(await admin.listTopics());
+      const missing = wanted.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: opts.partitions ?? KAFKA_DEFAULTS.partitions,
+            replicationFactor: opts.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor,
+          })),
+        });
+        return;
+      } catch (e) {
+        const types = [e, e instanceof Error ? rootCause(e) : null]
+          .map((x) => (x as { type?: string } | null)?.type ?? "");
+        if (attempt >= 4 || !types.some((t) => TOPIC_SETTLING.has(t))) throw e;
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      }
+    }
   });
 }
 

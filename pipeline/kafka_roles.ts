@@ -19,27 +19,56 @@ import {
   type KafkaSettings,
 } from "../ingest/kafka.ts";
 import { Admission } from "../ingest/admission.ts";
+import {
+  type KafkaSecurity,
+  KafkaSetupError,
+  loadKafkaSecurity,
+  setupFailure,
+} from "../ingest/kafka_client.ts";
 import { keys, PartitionLostError, type Store } from "../store/kv.ts";
 import { batched } from "./batcher.ts";
 import type { Logger } from "./log.ts";
 import type { IncomingEvent, Processor } from "./processor.ts";
 import type { MarketSource } from "./sources.ts";
 
-/** Kafka settings for a role of this process. */
+const securityOf = new WeakMap<Config, KafkaSecurity>();
+
+/**
+ * Kafka settings for a role of this process, TLS and SASL included (the CA
+ * file is read once per config). Throws {@linkcode KafkaSetupError} when
+ * KAFKA_SSL_CA_FILE cannot be read.
+ */
 export function kafkaSettings(config: Config, role: string, logger: Logger): KafkaSettings {
+  let security = securityOf.get(config);
+  if (!security) securityOf.set(config, security = loadKafkaSecurity(config));
   return {
     brokers: config.kafkaBrokers ?? [],
     topic: config.kafkaTopic,
     clientId: `sentinel-${role}`,
     logger,
+    security,
   };
 }
 
-/** Creates the topic and its DLQ if missing. */
-export function prepareTopics(config: Config, logger: Logger): Promise<void> {
-  return ensureTopics(kafkaSettings(config, "admin", logger), {
-    partitions: config.kafkaPartitions,
-  });
+/**
+ * Creates the topic and its DLQ if missing. The first contact with the
+ * cluster at start: wrong credentials or an untrusted certificate stop the
+ * process here with a {@linkcode KafkaSetupError} naming the setting.
+ */
+export async function prepareTopics(config: Config, logger: Logger): Promise<void> {
+  // kafkajs' own warnings while it retries would repeat the cause the error ends with.
+  const quieter: Logger = {
+    info: (m) => logger.info(m),
+    warn: (m) => m.startsWith("kafkajs ") ? undefined : logger.warn(m),
+  };
+  const settings = kafkaSettings(config, "admin", quieter);
+  try {
+    await ensureTopics(settings, { partitions: config.kafkaPartitions });
+  } catch (e) {
+    const why = setupFailure(e, settings.security);
+    if (why) throw new KafkaSetupError(why, { cause: e });
+    throw e;
+  }
 }
 
 /**

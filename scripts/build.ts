@@ -226,6 +226,40 @@ export async function buildIslands(opts: BuildOptions = {}): Promise<BuildResult
   }
 }
 
+/**
+ * The bundles `deno task build` made ahead of time for the current sources,
+ * without building: reads only, runs nothing. For hosts where the server may
+ * not spawn a build or write files (Deno Deploy, `deno task deploy:check`).
+ * Rejects, saying to run `deno task build`, when no build matches the
+ * sources' hash (the dashboard then serves its pages without scripts, under a
+ * banner).
+ *
+ * @example
+ * ```ts ignore
+ * mountDashboard(app, ctx, { build: prebuiltIslands });
+ * ```
+ */
+export async function prebuiltIslands(opts: { root?: string } = {}): Promise<BuildResult> {
+  const t0 = performance.now();
+  const root = opts.root ?? DEFAULT_ROOT;
+  const [hash, islands] = await Promise.all([sourceHash(root), islandNames(root)]);
+  const dir = `${root}/static/build/${hash}`;
+  if (!(await exists(`${dir}/manifest.json`))) {
+    throw new Error(
+      `no prebuilt island bundles for these sources (static/build/${hash}): ` +
+        "run `deno task build` before deploying",
+    );
+  }
+  return {
+    hash,
+    dir,
+    urlPath: `/static/build/${hash}`,
+    islands,
+    built: false,
+    ms: Math.round(performance.now() - t0),
+  };
+}
+
 if (import.meta.main) {
   const force = Deno.args.includes("--force");
   try {

@@ -3,7 +3,7 @@
  * small island with `deno bundle` (the browser suite builds the real ones).
  */
 import assert from "node:assert/strict";
-import { buildIslands, islandNames, sourceHash } from "./build.ts";
+import { buildIslands, islandNames, prebuiltIslands, sourceHash } from "./build.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -103,6 +103,25 @@ Deno.test("a build bundles each island with Preact and its hydration, and prunes
     const again = await buildIslands({ root, minify: false, keep: 1 });
     assert.equal((await buildIslands({ root, minify: false })).built, false);
     assert.equal((await buildIslands({ root, minify: false })).hash, again.hash);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("prebuilt bundles are found by the sources' hash; a stale or missing build is refused", async () => {
+  const root = await tempRoot({ "deno.json": "{}", "islands/A.tsx": "a" });
+  try {
+    await assert.rejects(prebuiltIslands({ root }), /run `deno task build` before deploying/);
+    const hash = await sourceHash(root);
+    await Deno.mkdir(`${root}/static/build/${hash}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/static/build/${hash}/manifest.json`, "{}");
+    const r = await prebuiltIslands({ root });
+    assert.equal(r.urlPath, `/static/build/${hash}`);
+    assert.equal(r.built, false);
+    assert.deepEqual(r.islands, ["A"]);
+    // Sources changed after the build: that build no longer matches.
+    await Deno.writeTextFile(`${root}/islands/A.tsx`, "b");
+    await assert.rejects(prebuiltIslands({ root }), /no prebuilt island bundles/);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

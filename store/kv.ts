@@ -147,11 +147,15 @@ export class Store {
   }
 
   /**
-   * Opens (creating its folder) the KV at `path` (a file path or a KV Connect
-   * URL). A damaged, foreign or unwritable file throws `KvOpenError`
-   * (store/open.ts) with one line naming the path and the cause.
+   * Opens the KV at `path`: a file path (its folder is created), a KV Connect
+   * URL (`http(s)://…`, with DENO_KV_ACCESS_TOKEN; nothing touches the local
+   * disk), or `""` for the platform's default database (`Deno.openKv()` with
+   * no path: the app's own KV on Deno Deploy). A damaged, foreign or
+   * unwritable file throws `KvOpenError` (store/open.ts) with one line naming
+   * the path and the cause.
    */
   static async open(path: string, opts: { retentionMs: number }): Promise<Store> {
+    if (path === "") return new Store(await Deno.openKv(), opts);
     return new Store(await openKv(path), opts);
   }
 

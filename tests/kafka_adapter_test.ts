@@ -29,6 +29,8 @@ import {
   probeKafka,
 } from "../ingest/kafka.ts";
 import type { MarketEvent } from "../lib/contracts.ts";
+import { loadKafkaSecurity } from "../ingest/kafka_client.ts";
+import { parseConfig } from "../config.ts";
 
 const SUITE = "kafka adapter";
 const HOW_TO = "set KAFKA_BROKERS=127.0.0.1:9092, see tests/kafka/README.md";
@@ -52,8 +54,23 @@ const DEADLINE_MS = 20_000;
 const SESSION_TIMEOUT_MS = 6_000;
 const MAX_WAIT_MS = 200;
 
+/**
+ * With KAFKA_SUITE_SASL=1 the whole suite runs against the SASL_SSL broker
+ * of KAFKA_SASL_ENV (its settings file) instead of KAFKA_BROKERS: `.ci/run`
+ * runs it both ways.
+ */
+const saslEnv: Record<string, string> | null = Deno.env.get("KAFKA_SUITE_SASL") === "1"
+  ? Object.fromEntries(
+    Deno.readTextFileSync(Deno.env.get("KAFKA_SASL_ENV")!).split("\n")
+      .map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim())).filter((m) => m !== null)
+      .map((m) => [m[1], m[2]]),
+  )
+  : null;
+const security = saslEnv ? loadKafkaSecurity(parseConfig(saslEnv)) : undefined;
+
 function brokers(): string[] {
-  return Deno.env.get("KAFKA_BROKERS")!.split(",").map((b) => b.trim()).filter(Boolean);
+  return (saslEnv?.KAFKA_BROKERS ?? Deno.env.get("KAFKA_BROKERS")!).split(",")
+    .map((b) => b.trim()).filter(Boolean);
 }
 
 function uniqueName(what: string): string {
@@ -61,7 +78,7 @@ function uniqueName(what: string): string {
 }
 
 function settingsFor(topic: string): KafkaSettings {
-  return { brokers: brokers(), topic, clientId: "sentinel-adapter-test" };
+  return { brokers: brokers(), topic, clientId: "sentinel-adapter-test", security };
 }
 
 /** `n` events round-robin over SYMBOLS; `trade_id` counts per symbol from 0, so order is checkable. */

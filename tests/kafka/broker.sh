@@ -16,12 +16,20 @@
 #   KAFKA_HEAP_OPTS        JVM heap flags (default "-Xms128m -Xmx512m")
 #   KAFKA_KEEP_DATA=1      keep topics and offsets from the previous run instead of
 #                          starting from freshly formatted storage
+#   KAFKA_SASL_SSL_PORT    also open a SASL_SSL listener on this port, as managed Kafka
+#                          services do: a CA and a broker certificate are made at start
+#                          (openssl), users are created for PLAIN, SCRAM-SHA-256 and
+#                          SCRAM-SHA-512, and $KAFKA_RUN_DIR/sasl_ssl.env holds the
+#                          Sentinel settings (KAFKA_BROKERS, KAFKA_SSL, KAFKA_SSL_CA_FILE,
+#                          KAFKA_SASL_*) that reach it
+#   KAFKA_RUN_DIR          where config, logs, data and certificates go (default
+#                          tests/kafka/run); a second broker from one checkout needs its own
 #   JAVA_HOME / JAVA       which java to run
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 libs="$here/target/libs"
-run="$here/run"
+run="${KAFKA_RUN_DIR:-$here/run}"
 data="$run/data"
 props="$run/server.properties"
 log4j="$run/log4j.properties"
@@ -35,6 +43,10 @@ controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 timeout_s="${KAFKA_START_TIMEOUT:-90}"
 heap="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
 address="127.0.0.1:$port"
+sasl_port="${KAFKA_SASL_SSL_PORT:-}"
+tls="$run/tls"
+sasl_env="$run/sasl_ssl.env"
+sasl_user="sentinel"
 if [[ -n "${JAVA:-}" ]]; then java="$JAVA"
 elif [[ -n "${JAVA_HOME:-}" ]]; then java="$JAVA_HOME/bin/java"
 else java="java"; fi
@@ -126,9 +138,9 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port${sasl_port:+,SASL_SSL://127.0.0.1:$sasl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:$port${sasl_port:+,SASL_SSL://127.0.0.1:$sasl_port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$data
@@ -145,6 +157,22 @@ num.network.threads=2
 num.io.threads=2
 background.threads=2
 EOF
+  if [[ -n "$sasl_port" ]]; then
+    cat >>"$props" <<EOF
+# SASL_SSL listener (KAFKA_SASL_SSL_PORT): TLS with the certificate made by make_tls,
+# then SASL. PLAIN users live in the JAAS line; SCRAM users in the metadata log
+# (created by StorageTool format --add-scram).
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$(<"$tls/password")";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$(<"$tls/store-password")
+ssl.key.password=$(<"$tls/store-password")
+ssl.client.auth=none
+EOF
+  fi
   # Kafka's distribution ships its logging config in config/; the jars do not.
   # Kafka 4.x logs to log4j2, 3.x to log4j 1 (reload4j): both files are written
   # and both are passed, so changing kafka.version in pom.xml needs no edit here.
@@ -171,14 +199,62 @@ log4j.logger.state.change.logger=WARN
 EOF
 }
 
+# A private CA and a broker certificate for 127.0.0.1/localhost, made fresh on
+# every start (openssl), the broker's key store (PKCS12) and the SASL password.
+make_tls() {
+  command -v openssl >/dev/null || die "openssl is needed for KAFKA_SASL_SSL_PORT"
+  rm -rf "$tls"
+  mkdir -p "$tls"
+  chmod 700 "$tls"
+  head -c 18 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$tls/password"
+  head -c 18 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$tls/store-password"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Sentinel test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout broker.key -out broker.csr
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+      "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile broker.ext -out broker.pem
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -passout "file:store-password" -out broker.p12
+  ) >>"$log" 2>&1 || die_with_log "making the test certificates with openssl failed"
+  chmod 755 "$tls"
+  chmod 600 "$tls"/*.key "$tls"/*password "$tls/broker.p12"
+}
+
+# The settings a Sentinel process (or a test) uses to reach the SASL_SSL listener.
+write_sasl_env() {
+  (
+    umask 077
+    cat >"$sasl_env" <<EOF
+KAFKA_BROKERS=127.0.0.1:$sasl_port
+KAFKA_SSL=true
+KAFKA_SSL_CA_FILE=$tls/ca.pem
+KAFKA_SASL_MECHANISM=scram-sha-256
+KAFKA_SASL_USERNAME=$sasl_user
+KAFKA_SASL_PASSWORD=$(<"$tls/password")
+EOF
+  )
+}
+
 format_storage() {
   # A cluster id is 16 random bytes in URL-safe base64 without padding (22 chars),
   # which is what `kafka-storage.sh random-uuid` prints, minus a JVM start.
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   say "formatting $data (cluster id $cluster_id)"
+  local scram=()
+  if [[ -n "$sasl_port" ]]; then
+    local pw
+    pw="$(<"$tls/password")"
+    scram=(--add-scram "SCRAM-SHA-256=[name=$sasl_user,password=$pw]"
+      --add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$pw]")
+  fi
   "$java" "${logging[@]}" -cp "$libs/*" kafka.tools.StorageTool \
-    format -t "$cluster_id" -c "$props" >>"$log" 2>&1 ||
+    format --cluster-id="$cluster_id" -c "$props" "${scram[@]}" >>"$log" 2>&1 ||
     die_with_log "kafka.tools.StorageTool format failed"
 }
 
@@ -237,6 +313,9 @@ cmd_start() {
   if port_open; then
     # A broker this script did not start (another checkout's, a left-over one)
     # is as good for tests, whose topics are uniquely named: use it.
+    if answers_kafka && [[ -n "$sasl_port" ]]; then
+      die "a Kafka broker not started by this script answers on $address, without the SASL_SSL listener asked for; set another KAFKA_PORT"
+    fi
     if answers_kafka; then
       say "a Kafka broker not started by this script answers on $address; using it"
       echo "$address"
@@ -249,8 +328,15 @@ cmd_start() {
 
   started=$SECONDS
   mkdir -p "$run"
-  if [[ "${KAFKA_KEEP_DATA:-}" != "1" ]]; then rm -rf "$data"; fi
+  # New certificates and users on every start, so storage is formatted afresh.
+  if [[ "${KAFKA_KEEP_DATA:-}" != "1" || -n "$sasl_port" ]]; then rm -rf "$data"; fi
   : >"$log"
+  if [[ -n "$sasl_port" ]]; then
+    make_tls
+    write_sasl_env
+  else
+    rm -f "$sasl_env"
+  fi
   write_config
   if [[ ! -f "$data/meta.properties" ]]; then format_storage; fi
 
@@ -268,6 +354,9 @@ cmd_start() {
     say "stopping the broker that did not come up"
     cmd_stop || true
     exit 1
+  fi
+  if [[ -n "$sasl_port" ]]; then
+    say "SASL_SSL listener on 127.0.0.1:$sasl_port; its client settings are in $sasl_env"
   fi
 }
 
