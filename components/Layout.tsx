@@ -1,6 +1,6 @@
 /**
  * The dashboard's page shell: document head (local stylesheet and icon, no
- * external fonts or CDNs), the navigation between the four pages, and the
+ * external fonts or CDNs), the navigation between the pages, and the
  * module scripts of the islands the page holds.
  *
  * @module
@@ -11,6 +11,7 @@ import type { ComponentChildren } from "preact";
 export const NAV = [
   { href: "/", label: "System Status" },
   { href: "/live", label: "Live Feed" },
+  { href: "/incidents", label: "Incidents" },
   { href: "/analytics", label: "Analytics" },
   { href: "/manual", label: "Manual Test" },
 ] as const;

@@ -71,7 +71,15 @@ export function pageContext(app: OpenAPIHono, ctx: WebContext, url: URL): PageCo
  * ```
  */
 export interface DashboardPage<D> {
+  /** the page's public path */
   path: string;
+  /**
+   * where the page is registered when that differs from `path` (a path the
+   * API also answers: routes/app.ts sends browsers there)
+   */
+  mountedAt?: string;
+  /** the navigation entry to highlight (default: `path`) */
+  nav?: string;
   title: string;
   /** island names (files in islands/) whose bundles the page loads */
   islands: string[];

@@ -149,6 +149,27 @@ const noSniff: MiddlewareHandler = async (c, next) => {
   c.res.headers.set("X-Content-Type-Options", "nosniff");
 };
 
+/** Paths both the API and a dashboard page answer (the page is mounted under `/ui`). */
+const SHARED_PATHS = /^\/incidents(\/[^/]+)?$/;
+
+/**
+ * Content negotiation for {@linkcode SHARED_PATHS}: a GET whose `Accept`
+ * asks for HTML (a browser navigating) is answered by the dashboard page
+ * mounted at `/ui<path>`; every other request (curl, `fetch` with
+ * `Accept: application/json`, no `Accept`) gets the API's JSON, so the API
+ * contract is unchanged. Only when pages are mounted.
+ */
+function browserPages(app: () => OpenAPIHono): MiddlewareHandler {
+  return (c, next) => {
+    if (c.req.method !== "GET" || !SHARED_PATHS.test(c.req.path)) return next();
+    const accept = c.req.header("accept") ?? "";
+    if (!/\btext\/html\b/.test(accept) || /^application\/json/.test(accept)) return next();
+    const url = new URL(c.req.url);
+    url.pathname = `/ui${url.pathname}`;
+    return Promise.resolve(app().fetch(new Request(url, c.req.raw), c.env));
+  };
+}
+
 /** Methods no route serves and that `Request` itself refuses to carry (fetch spec). */
 const FORBIDDEN_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
 
@@ -202,6 +223,7 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
   app.use("*", noSniff);
   app.use("*", refuseMethods(() => table ??= routeTable(app)));
   app.use("*", limitBody(MAX_BODY_BYTES));
+  if (opts.mount) app.use("*", browserPages(() => app));
 
   healthRoutes(app, ctx);
   predictRoutes(app, ctx, api);

@@ -1,5 +1,5 @@
 /**
- * The dashboard (DESIGN.md section 10): four server-rendered Preact pages on
+ * The dashboard (DESIGN.md section 10): server-rendered Preact pages on
  * the API's own server, their island bundles and the stylesheet.
  *
  * Pages load their data through the API in-process (components/page.ts) and
@@ -24,14 +24,17 @@ import { statusPage } from "./pages/status.tsx";
 import { livePage } from "./pages/live.tsx";
 import { analyticsPage } from "./pages/analytics.tsx";
 import { manualPage } from "./pages/manual.tsx";
+import { incidentPage, incidentsPage } from "./pages/incidents.tsx";
 
 /** The pages, in navigation order. */
 // deno-lint-ignore no-explicit-any
 export const PAGES: readonly DashboardPage<any>[] = [
   statusPage,
   livePage,
+  incidentsPage,
   analyticsPage,
   manualPage,
+  incidentPage,
 ];
 
 /** Options of {@linkcode mountDashboard}. */
@@ -187,7 +190,7 @@ export function mountDashboard(
   );
 
   for (const page of PAGES) {
-    app.get(page.path, async (c) => {
+    app.get(page.mountedAt ?? page.path, async (c) => {
       const built = await assets;
       const url = new URL(c.req.url);
       let data;
@@ -210,7 +213,7 @@ export function mountDashboard(
       const html = renderDocument(
         <Layout
           title={page.title}
-          path={page.path}
+          path={page.nav ?? page.path}
           scripts={scripts}
           stylesheet="/static/styles.css"
           footer={footer(ctx)}

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { memoryLogger } from "../pipeline/log.ts";
 import { ModelHolder } from "../pipeline/models.ts";
-import { Store } from "../store/kv.ts";
+import { keys, Store } from "../store/kv.ts";
+import type { Incident } from "../model/incidents.ts";
 import { tempKvPath, testConfig, testWebContext } from "../tests/helpers.ts";
 import type { BuildResult } from "../scripts/build.ts";
 import { createApp } from "./app.ts";
@@ -17,14 +18,18 @@ const BUILT: BuildResult = {
   hash: "0123456789abcdef",
   dir: "/nonexistent",
   urlPath: "/static/build/0123456789abcdef",
-  islands: ["Analytics", "LiveFeed", "ManualTest", "StatusBoard"],
+  islands: ["Analytics", "IncidentView", "Incidents", "LiveFeed", "ManualTest", "StatusBoard"],
   built: false,
   ms: 0,
 };
 
 async function withApp(
   build: () => Promise<BuildResult>,
-  fn: (request: (path: string) => Promise<Response>, log: string[]) => Promise<void>,
+  fn: (
+    request: (path: string, init?: RequestInit) => Promise<Response>,
+    log: string[],
+    store: Store,
+  ) => Promise<void>,
 ) {
   const { path, cleanup } = await tempKvPath();
   const store = await Store.open(path, { retentionMs: 3_600_000 });
@@ -36,7 +41,9 @@ async function withApp(
     mount: (app) => mountDashboard(app, ctx, { logger: memoryLogger(log), build }),
   });
   try {
-    await fn((p) => Promise.resolve(app.request(p)), log);
+    // As a browser navigating asks (the incident pages share their paths with the API).
+    const html = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+    await fn((p, init) => Promise.resolve(app.request(p, { headers: html, ...init })), log, store);
   } finally {
     models.stop();
     store.close();
@@ -46,7 +53,7 @@ async function withApp(
 
 Deno.test("every page renders its island, loads its bundle and sends the CSP", async () => {
   await withApp(() => Promise.resolve(BUILT), async (request) => {
-    for (const page of PAGES) {
+    for (const page of PAGES.filter((p) => !p.path.includes(":"))) {
       const res = await request(page.path);
       assert.equal(res.status, 200, page.path);
       assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
@@ -64,6 +71,58 @@ Deno.test("every page renders its island, loads its bundle and sends the CSP", a
       // Nothing from another origin.
       assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
     }
+  });
+});
+
+Deno.test("incident pages: a browser gets the page, an API client the JSON, at the same path", async () => {
+  await withApp(() => Promise.resolve(BUILT), async (request, _log, store) => {
+    const inc: Incident = {
+      id: "ETH-USDT:1710000000000",
+      symbol: "ETH-USDT",
+      status: "closed",
+      type: "crash",
+      start_ms: 1710000000000,
+      end_ms: 1710000002000,
+      peak_ms: 1710000001000,
+      peak_severity: 0.93,
+      drivers: { price_z: 3 },
+      alerts: 3,
+      trades: 9,
+      ref_price: 2000,
+      peak_price: 1800,
+      last_price: 1900,
+      min_price: 1800,
+      max_price: 2001,
+      model_id: "m1",
+    };
+    await store.kv.set(keys.incident(inc.start_ms, inc.id), inc);
+    const list = await request("/incidents?type=crash");
+    assert.match(list.headers.get("content-type") ?? "", /^text\/html/);
+    const html = await list.text();
+    assert.match(html, /data-island="Incidents"/);
+    assert.match(html, /<a href="\/incidents" aria-current="page">/);
+    assert.ok(html.includes(`data-incident="${inc.id}"`));
+    // The type filter came from the URL and is selected.
+    assert.match(html, /<option value="crash" selected>crash<\/option>/);
+    // Without an HTML Accept header the same path is the API.
+    const json = await request("/incidents?type=crash", { headers: {} });
+    assert.match(json.headers.get("content-type") ?? "", /^application\/json/);
+    assert.equal((await json.json()).incidents[0].id, inc.id);
+    const apiFetch = await request("/incidents", { headers: { accept: "application/json" } });
+    assert.match(apiFetch.headers.get("content-type") ?? "", /^application\/json/);
+
+    const one = await request(`/incidents/${encodeURIComponent(inc.id)}`);
+    assert.equal(one.status, 200);
+    const page = await one.text();
+    assert.match(page, /data-island="IncidentView"/);
+    assert.match(page, /data-fact="type"/);
+    assert.match(page, />crash</);
+    // -10 % from the reference price to the peak.
+    assert.match(page, /-10\.00 %/);
+    const missing = await request("/incidents/ETH-USDT:1");
+    assert.equal(missing.status, 200);
+    assert.match(await missing.text(), /data-missing/);
+    assert.equal((await request("/incidents/ETH-USDT:1", { headers: {} })).status, 404);
   });
 });
 
