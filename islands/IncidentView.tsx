@@ -50,6 +50,8 @@ type View = typeof VIEWS[number]["value"];
 
 const FEATURES = ["price_z", "price_z_long", "volume_z", "flow_z"] as const;
 const MARGIN_LEFT = 64;
+/** Tooltips on the dark theme: a dark box, so the light chart text reads on it. */
+const TIP = { fill: "#161b22", stroke: "#30363d" };
 
 const date = (ms: number) => new Date(ms);
 
@@ -133,7 +135,7 @@ function priceChart(
       }),
       Plot.tip(
         priced,
-        Plot.pointerX({ x: (p: Prediction) => date(p.ts_ms), y: "price", title: tradeTip }),
+        Plot.pointerX({ x: (p: Prediction) => date(p.ts_ms), y: "price", title: tradeTip, ...TIP }),
       ),
     ],
   });
@@ -202,6 +204,7 @@ function featureChart(
           y: "value",
           title: (r: { ts_ms: number; feature: string; value: number }) =>
             `${fmtTime(r.ts_ms)}  ${r.feature} ${fmtNum(r.value, 2)}`,
+          ...TIP,
         }),
       ),
     ],

@@ -30,6 +30,7 @@ const HOW_TO = "apt-get install -y chromium, then set CHROMIUM_PATH=/usr/bin/chr
 const PAGES = [
   { path: "/", name: "status" },
   { path: "/live", name: "live" },
+  { path: "/incidents", name: "incidents" },
   { path: "/analytics", name: "analytics" },
   { path: "/manual", name: "manual" },
 ] as const;
