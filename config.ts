@@ -208,6 +208,33 @@ export const CONFIG_VARS: readonly VarDoc[] = [
       "alerts of a symbol closer than this belong to one incident; an incident closes after this much quiet",
   },
   {
+    name: "ALERT_WEBHOOK_URL",
+    default: "(unset: no webhooks)",
+    accepts: "http(s) URLs, comma-separated (secrets: never printed)",
+    doc:
+      "receivers of every incident opened and closed, as JSON; delivered at least once through a KV outbox",
+  },
+  {
+    name: "ALERT_WEBHOOK_SECRET",
+    default: "(unset: unsigned)",
+    accepts: "16+ chars (a secret: never printed)",
+    doc:
+      "signs each webhook body: header X-Sentinel-Signature: sha256=<hex HMAC-SHA256 of the body>",
+  },
+  {
+    name: "ALERT_WEBHOOK_FORMAT",
+    default: "json",
+    accepts: "json | slack",
+    doc: "json: Sentinel's incident event; slack: Slack's incoming-webhook message shape",
+  },
+  {
+    name: "ALERT_WEBHOOK_MAX_ATTEMPTS",
+    default: "12",
+    accepts: "integer in [1, 100]",
+    doc:
+      "deliveries tried (backoff 1 s doubling up to 5 min) before a notification is dead-lettered",
+  },
+  {
     name: "KV_PATH",
     default: "./data/sentinel.kv",
     accepts: "file path, or a KV Connect URL",
@@ -334,6 +361,12 @@ export interface Config {
   /** expected false incidents per symbol-hour */
   alertBudget: number;
   incidentGapSeconds: number;
+  /** ALERT_WEBHOOK_URL: incident webhook receivers (empty: none) */
+  alertWebhookUrls: string[];
+  /** ALERT_WEBHOOK_SECRET: HMAC key of the X-Sentinel-Signature header (null: unsigned) */
+  alertWebhookSecret: string | null;
+  alertWebhookFormat: "json" | "slack";
+  alertWebhookMaxAttempts: number;
   kvPath: string;
   port: number;
   apiKey: string | null;
@@ -535,6 +568,26 @@ const EnvSchema = z.object({
   MODEL: oneOf(["robust", "hst", "combo", "iforest"] as const),
   ALERT_BUDGET: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
   INCIDENT_GAP_SECONDS: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
+  // A webhook URL may carry a token (Slack's do): messages never echo it.
+  ALERT_WEBHOOK_URL: z.string().transform((s, ctx): string[] => {
+    const urls = s.split(",").map((u) => u.trim()).filter((u) => u !== "");
+    urls.forEach((u, i) => {
+      let ok = false;
+      try {
+        ok = /^https?:$/.test(new URL(u).protocol);
+      } catch {
+        // not a URL
+      }
+      if (!ok) {
+        ctx.addIssue({ code: "custom", message: `entry ${i + 1} is not an http(s) URL` });
+      }
+    });
+    return urls;
+  }).optional(),
+  ALERT_WEBHOOK_SECRET: z.string().min(16, { message: "must be at least 16 characters" })
+    .optional(),
+  ALERT_WEBHOOK_FORMAT: oneOf(["json", "slack"] as const),
+  ALERT_WEBHOOK_MAX_ATTEMPTS: num("an integer between 1 and 100", (n) => n >= 1 && n <= 100, true),
   CONTAMINATION: z.string().transform((s, ctx): number | "auto" => {
     if (s.trim().toLowerCase() === "auto") return "auto";
     const n = Number(s.trim());
@@ -610,6 +663,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (e.DATA_SOURCE === "replay" && !e.REPLAY_FILE) {
     problems.push({ variable: "REPLAY_FILE", message: "is required when DATA_SOURCE=replay" });
   }
+  if (e.ALERT_WEBHOOK_SECRET && !e.ALERT_WEBHOOK_URL?.length) {
+    problems.push({
+      variable: "ALERT_WEBHOOK_SECRET",
+      message: "is set but ALERT_WEBHOOK_URL is not",
+    });
+  }
   if (e.MIN_WINDOW_EVENTS > e.MIN_TRAINING_ROWS) {
     problems.push({
       variable: "MIN_WINDOW_EVENTS",
@@ -653,6 +712,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     trainSeconds: e.TRAIN_SECONDS,
     alertBudget: e.ALERT_BUDGET,
     incidentGapSeconds: e.INCIDENT_GAP_SECONDS,
+    alertWebhookUrls: e.ALERT_WEBHOOK_URL ?? [],
+    alertWebhookSecret: e.ALERT_WEBHOOK_SECRET ?? null,
+    alertWebhookFormat: e.ALERT_WEBHOOK_FORMAT,
+    alertWebhookMaxAttempts: e.ALERT_WEBHOOK_MAX_ATTEMPTS,
     kvPath: e.KV_PATH,
     port: e.PORT,
     apiKey: e.SENTINEL_API_KEY ?? null,

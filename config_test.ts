@@ -275,3 +275,37 @@ Deno.test("config: a KV Connect URL needs DENO_KV_ACCESS_TOKEN; a file path does
   );
   assert.ok(!short.message.includes("short-secre"));
 });
+
+Deno.test("config: incident webhooks — URLs, secret, format, attempts; errors never echo a URL", () => {
+  const c = parseConfig({});
+  assert.deepEqual(c.alertWebhookUrls, []);
+  assert.equal(c.alertWebhookSecret, null);
+  assert.equal(c.alertWebhookFormat, "json");
+  assert.equal(c.alertWebhookMaxAttempts, 12);
+  const d = parseConfig({
+    ALERT_WEBHOOK_URL: "https://hooks.example.com/a, http://127.0.0.1:9/b",
+    ALERT_WEBHOOK_SECRET: "0123456789abcdef",
+    ALERT_WEBHOOK_FORMAT: "Slack",
+    ALERT_WEBHOOK_MAX_ATTEMPTS: "3",
+  });
+  assert.deepEqual(d.alertWebhookUrls, ["https://hooks.example.com/a", "http://127.0.0.1:9/b"]);
+  assert.equal(d.alertWebhookSecret, "0123456789abcdef");
+  assert.equal(d.alertWebhookFormat, "slack");
+  assert.equal(d.alertWebhookMaxAttempts, 3);
+  const bad = errorOf({ ALERT_WEBHOOK_URL: "https://ok.example.com,ftp://x/secret-token" });
+  assert.match(bad.message, /^config error: ALERT_WEBHOOK_URL: entry 2 is not an http\(s\) URL/);
+  assert.ok(!bad.message.includes("secret-token"));
+  assert.match(
+    errorOf({ ALERT_WEBHOOK_SECRET: "0123456789abcdef" }).message,
+    /ALERT_WEBHOOK_SECRET: is set but ALERT_WEBHOOK_URL is not/,
+  );
+  assert.match(
+    errorOf({ ALERT_WEBHOOK_URL: "http://h/", ALERT_WEBHOOK_SECRET: "short" }).message,
+    /ALERT_WEBHOOK_SECRET: must be at least 16 characters/,
+  );
+  assert.match(
+    errorOf({ ALERT_WEBHOOK_FORMAT: "teams" }).message,
+    /ALERT_WEBHOOK_FORMAT: got "teams"/,
+  );
+  assert.match(errorOf({ ALERT_WEBHOOK_MAX_ATTEMPTS: "0" }).message, /ALERT_WEBHOOK_MAX_ATTEMPTS/);
+});

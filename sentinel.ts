@@ -17,6 +17,7 @@ import { Hub } from "./pipeline/hub.ts";
 import { consoleLogger, type Logger } from "./pipeline/log.ts";
 import { PipelineMetrics } from "./pipeline/metrics.ts";
 import { ModelHolder } from "./pipeline/models.ts";
+import { Notifier, type NotifierOptions } from "./pipeline/notifier.ts";
 import { Processor } from "./pipeline/processor.ts";
 import {
   LiveBinanceSource,
@@ -60,6 +61,10 @@ export interface SentinelOptions {
   trainInWorker?: boolean;
   /** a source built by the caller instead of the configured one */
   source?: MarketSource;
+  /** webhook sender knobs (tests shorten the backoff) */
+  notifier?: Partial<
+    Pick<NotifierOptions, "pollMs" | "baseBackoffMs" | "maxBackoffMs" | "timeoutMs">
+  >;
 }
 
 /**
@@ -104,6 +109,8 @@ export class Sentinel {
   /** the HTTP port when the web role runs */
   port: number | null = null;
   kafkaWorker: KafkaWorker | null = null;
+  /** the incident webhook sender (worker role with ALERT_WEBHOOK_URL) */
+  notifier: Notifier | null = null;
   /** resolves when the source has ended and every batch is committed (a finite replay) */
   done: Promise<void> = Promise.resolve();
   readonly startedAt: number;
@@ -214,6 +221,23 @@ export class Sentinel {
         kafka: this.kafkaWorker?.consumer.status() ?? null,
       }), this.#stop.signal);
     }
+    if (roles.includes("worker") && config.alertWebhookUrls.length) {
+      this.notifier = new Notifier({
+        store,
+        urls: config.alertWebhookUrls,
+        secret: config.alertWebhookSecret,
+        format: config.alertWebhookFormat,
+        maxAttempts: config.alertWebhookMaxAttempts,
+        logger: log("webhook"),
+        ...opts.notifier,
+      });
+      this.notifier.start();
+      log("webhook").info(
+        `incident webhooks to ${config.alertWebhookUrls.length} receiver(s), ${config.alertWebhookFormat} format${
+          config.alertWebhookSecret ? ", signed" : ""
+        }`,
+      );
+    }
     if (roles.includes("source")) {
       startHeartbeat(store, "source", instance, () => ({
         ...this.source?.status(),
@@ -281,6 +305,7 @@ export class Sentinel {
       hub: this.hub,
       metrics: this.metrics,
       now: clock.now,
+      webhooks: this.config.alertWebhookUrls.length,
     });
   }
 
@@ -384,6 +409,7 @@ export class Sentinel {
     await this.producer?.close();
     await this.source?.close();
     await this.trainer?.stop();
+    await this.notifier?.stop();
     this.models.stop();
     this.store.close();
   }

@@ -25,6 +25,7 @@ import {
 } from "../model/incidents.ts";
 import { predictionCursors, type Store } from "../store/kv.ts";
 import type { Hub } from "./hub.ts";
+import { outboxEntries } from "./notifier.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 
 /** An event and when Sentinel received it (epoch ms), for latency. */
@@ -87,6 +88,8 @@ export interface ProcessorOptions {
   hub?: Hub;
   metrics?: PipelineMetrics;
   now?: () => number;
+  /** webhook receivers (ALERT_WEBHOOK_URL): incidents opened or closed go to the outbox */
+  webhooks?: number;
 }
 
 /** What `/system-status` shows of a worker. */
@@ -229,6 +232,7 @@ export class Processor {
       pageId,
       states: [...touched].map((s) => [s, this.#symbolState(s)] as const),
       incidents: [...latest.values()],
+      outbox: outboxEntries(changes, this.#o.webhooks ?? 0, this.#now()),
       rows,
       predictions,
       counters,

@@ -82,7 +82,43 @@ export const keys = {
   /** An incident (open or closed), by start time; its id is `SYMBOL:start_ms`. */
   incident: (startMs: number, id: string) => ["incident", startMs, id] as const,
   incidentPrefix: ["incident"] as const,
+  /** An incident notification waiting for delivery to one webhook receiver (pipeline/notifier.ts). */
+  outbox: (id: string) => ["outbox", id] as const,
+  outboxPrefix: ["outbox"] as const,
+  /** A notification given up on after ALERT_WEBHOOK_MAX_ATTEMPTS, kept for the retention. */
+  outboxDead: (id: string) => ["outbox_dead", id] as const,
+  outboxDeadPrefix: ["outbox_dead"] as const,
 };
+
+/**
+ * A notification in the webhook outbox: written in the atomic of the batch
+ * that opened or closed the incident, deleted once a receiver took it.
+ */
+export interface OutboxEntry {
+  /** `<incident id>|<kind>|<receiver index>`: a replayed batch rewrites, never duplicates */
+  id: string;
+  kind: "opened" | "closed";
+  incident: Incident;
+  /** index into ALERT_WEBHOOK_URL's list (the URL itself may hold a token: never stored) */
+  target: number;
+  created_ms: number;
+  attempts: number;
+  /** not before this time (epoch ms): backoff, or another sender's lease */
+  next_ms: number;
+  last_error: string | null;
+}
+
+/** How the webhook outbox stands, for System Status and `/metrics`. */
+export interface OutboxStats {
+  pending: number;
+  /** pending entries that failed at least once */
+  retrying: number;
+  dead: number;
+  delivered: number;
+  failed_attempts: number;
+  /** creation time of the oldest pending entry, or null */
+  oldest_ms: number | null;
+}
 
 /** The active model pointer stored at `["model", "active"]`. */
 export interface ActiveModel {
@@ -119,6 +155,8 @@ export interface BatchCommit {
   extra?: readonly (readonly [key: Deno.KvKey, value: unknown])[];
   /** incidents opened, updated or closed by the batch (latest version of each) */
   incidents?: readonly Incident[];
+  /** webhook notifications of the incidents the batch opened or closed */
+  outbox?: readonly OutboxEntry[];
   /**
    * The versionstamp the offset key had when this writer took the partition
    * over (null: it did not exist). The commit fails with
@@ -217,6 +255,7 @@ export class Store {
     for (const inc of b.incidents ?? []) {
       op.set(keys.incident(inc.start_ms, inc.id), inc, { expireIn });
     }
+    for (const o of b.outbox ?? []) op.set(keys.outbox(o.id), o);
     const r = await op.commit();
     if (!r.ok) throw new PartitionLostError(b.stream, b.partition);
     return r.versionstamp;
@@ -451,6 +490,84 @@ export class Store {
   async counter(...parts: string[]): Promise<number> {
     const r = await this.kv.get<Deno.KvU64>(keys.count(...parts));
     return r.value ? Number(r.value.value) : 0;
+  }
+
+  // ---- webhook outbox ---------------------------------------------------
+
+  /** Up to `limit` outbox entries with their versionstamps, in key order. */
+  async outboxEntries(
+    limit: number,
+  ): Promise<{ entry: OutboxEntry; versionstamp: string }[]> {
+    const out = [];
+    for await (const e of this.kv.list<OutboxEntry>({ prefix: keys.outboxPrefix }, { limit })) {
+      out.push({ entry: e.value, versionstamp: e.versionstamp });
+    }
+    return out;
+  }
+
+  /**
+   * Replaces an outbox entry if nobody changed it since `versionstamp` (a
+   * lease, a retry schedule; `failed` counts a failed attempt): the new
+   * versionstamp, or null when another sender changed it first.
+   */
+  async outboxUpdate(
+    entry: OutboxEntry,
+    versionstamp: string,
+    failed = false,
+  ): Promise<string | null> {
+    const op = this.kv.atomic()
+      .check({ key: keys.outbox(entry.id), versionstamp })
+      .set(keys.outbox(entry.id), entry);
+    if (failed) op.sum(keys.count("webhook", "failed"), 1n);
+    const r = await op.commit();
+    return r.ok ? r.versionstamp : null;
+  }
+
+  /** Removes a delivered entry and counts it. */
+  async outboxDelivered(entry: OutboxEntry): Promise<void> {
+    await this.kv.atomic()
+      .delete(keys.outbox(entry.id))
+      .sum(keys.count("webhook", "delivered"), 1n)
+      .commit();
+  }
+
+  /** Moves an entry to the dead letters (kept for the retention) and counts it. */
+  async outboxDeadLetter(entry: OutboxEntry): Promise<void> {
+    await this.kv.atomic()
+      .delete(keys.outbox(entry.id))
+      .set(keys.outboxDead(entry.id), entry, { expireIn: this.retentionMs })
+      .sum(keys.count("webhook", "dead"), 1n)
+      .sum(keys.count("webhook", "failed"), 1n)
+      .commit();
+  }
+
+  /** Dead-lettered notifications, oldest key first. */
+  async outboxDeadLetters(limit: number): Promise<OutboxEntry[]> {
+    const out: OutboxEntry[] = [];
+    for await (
+      const e of this.kv.list<OutboxEntry>({ prefix: keys.outboxDeadPrefix }, { limit })
+    ) out.push(e.value);
+    return out;
+  }
+
+  /** Counts of the outbox (pending entries are listed: the outbox is small by design). */
+  async outboxStats(): Promise<OutboxStats> {
+    let pending = 0, retrying = 0, dead = 0;
+    let oldest: number | null = null;
+    for await (const e of this.kv.list<OutboxEntry>({ prefix: keys.outboxPrefix })) {
+      pending++;
+      if (e.value.attempts > 0) retrying++;
+      if (oldest === null || e.value.created_ms < oldest) oldest = e.value.created_ms;
+    }
+    for await (const _ of this.kv.list({ prefix: keys.outboxDeadPrefix })) dead++;
+    return {
+      pending,
+      retrying,
+      dead,
+      delivered: await this.counter("webhook", "delivered"),
+      failed_attempts: await this.counter("webhook", "failed"),
+      oldest_ms: oldest,
+    };
   }
 
   // ---- models -----------------------------------------------------------
