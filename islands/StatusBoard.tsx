@@ -60,6 +60,7 @@ const SERVICE_NAMES: Record<string, string> = {
   kafka: "Kafka",
   binance: "Binance stream",
   source: "Source",
+  webhooks: "Incident webhooks",
 };
 
 const SERVICE_ROLES: Record<string, string> = {
@@ -71,6 +72,7 @@ const SERVICE_ROLES: Record<string, string> = {
   kafka: "event transport between roles",
   binance: "live trades WebSocket",
   source: "market events",
+  webhooks: "incident notifications, at least once",
 };
 
 const STATUS_ICON = { online: "●", degraded: "◐", offline: "○" } as const;

@@ -11,7 +11,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { Counter } from "../../pipeline/metrics.ts";
-import { keys } from "../../store/kv.ts";
+import { keys, type OutboxStats } from "../../store/kv.ts";
 import type { BinanceStatus } from "../../ingest/binance.ts";
 import type { WebContext } from "../context.ts";
 
@@ -109,6 +109,55 @@ export function binanceSeries(b: BinanceStatus): string {
   ].join("\n") + "\n";
 }
 
+/**
+ * The incident webhook outbox as Prometheus series, read from KV at scrape
+ * time (the sender may run in another process): pending, retrying and
+ * dead-lettered notifications, and deliveries and failed attempts since the
+ * store was created.
+ */
+export function webhookSeries(st: OutboxStats, nowMs: number): string {
+  const one = (name: string, type: string, help: string, v: number) =>
+    `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${v}`;
+  return [
+    one(
+      "sentinel_webhook_pending",
+      "gauge",
+      "Incident notifications waiting in the outbox",
+      st.pending,
+    ),
+    one(
+      "sentinel_webhook_retrying",
+      "gauge",
+      "Pending notifications that failed at least once",
+      st.retrying,
+    ),
+    one(
+      "sentinel_webhook_dead_letters",
+      "gauge",
+      "Notifications given up on (kept for the retention)",
+      st.dead,
+    ),
+    one(
+      "sentinel_webhook_delivered_total",
+      "counter",
+      "Notifications a receiver acknowledged",
+      st.delivered,
+    ),
+    one(
+      "sentinel_webhook_failed_attempts_total",
+      "counter",
+      "Delivery attempts that failed",
+      st.failed_attempts,
+    ),
+    one(
+      "sentinel_webhook_oldest_pending_age_seconds",
+      "gauge",
+      "Age of the oldest pending notification (0 when none)",
+      st.oldest_ms === null ? 0 : Math.max(0, (nowMs - st.oldest_ms) / 1000),
+    ),
+  ].join("\n") + "\n";
+}
+
 const route = createRoute({
   method: "get",
   path: "/metrics",
@@ -178,8 +227,15 @@ export function metricsRoutes(app: OpenAPIHono, ctx: WebContext, api: ApiMetrics
       );
     }
     const binance = ctx.source?.status().binance;
-    return c.text(m.render() + api.render() + (binance ? binanceSeries(binance) : ""), 200, {
-      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-    });
+    const hooks = ctx.config.alertWebhookUrls.length
+      ? await ctx.store.outboxStats().then((st) => webhookSeries(st, now), () => "")
+      : "";
+    return c.text(
+      m.render() + api.render() + (binance ? binanceSeries(binance) : "") + hooks,
+      200,
+      {
+        "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+      },
+    );
   });
 }

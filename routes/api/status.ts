@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { OutboxStats } from "../../store/kv.ts";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { ProcessorStats } from "../../pipeline/processor.ts";
 import type { SourceStatus } from "../../pipeline/sources.ts";
@@ -52,6 +53,8 @@ export interface StatusSnapshot {
       producer?: { state: string; sent: number; lastError: string | null };
       consumer?: { state: string; assigned: number[]; lastError: string | null };
     };
+  /** the incident webhook outbox (null: ALERT_WEBHOOK_URL unset) */
+  webhooks?: { receivers: number; stats: OutboxStats | null } | null;
 }
 
 const ago = (now: number, t: number) => `${((now - t) / 1000).toFixed(1)} s ago`;
@@ -271,6 +274,7 @@ export function assessServices(s: StatusSnapshot): ServiceStatus[] {
       "no source in this process and no source heartbeat in KV",
     ));
   }
+  if (s.webhooks) out.push(webhookService(s.webhooks, now));
   return out;
 }
 
@@ -303,6 +307,22 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * The webhook outbox as a service: degraded while deliveries fail (some
+ * pending entry has failed) or when any notification was dead-lettered.
+ */
+function webhookService(
+  w: { receivers: number; stats: OutboxStats | null },
+  now: number,
+): ServiceStatus {
+  const st = w.stats;
+  if (!st) return svc("webhooks", "offline", null, "the outbox could not be read");
+  const oldest = st.oldest_ms === null ? "" : `, oldest from ${ago(now, st.oldest_ms)}`;
+  const detail = `${w.receivers} receiver(s): ${st.delivered} delivered, ${st.pending} pending` +
+    `${oldest}, ${st.retrying} retrying, ${st.dead} dead-lettered, ${st.failed_attempts} failed attempt(s)`;
+  return svc("webhooks", st.retrying > 0 || st.dead > 0 ? "degraded" : "online", null, detail);
+}
+
 /** Gathers a {@linkcode StatusSnapshot} from the running system. */
 export async function takeSnapshot(ctx: WebContext, api: ApiMetrics): Promise<StatusSnapshot> {
   const [active, beats, kafkaProbe] = await Promise.all([
@@ -321,7 +341,12 @@ export async function takeSnapshot(ctx: WebContext, api: ApiMetrics): Promise<St
   }
   const t = ctx.trainer?.status();
   const k = ctx.kafka;
+  const receivers = ctx.config.alertWebhookUrls.length;
+  const webhooks = receivers
+    ? { receivers, stats: await ctx.store.outboxStats().catch(() => null) }
+    : null;
   return {
+    webhooks,
     now: ctx.now(),
     startedAt: ctx.startedAt,
     sseClients: api.sseClients,
