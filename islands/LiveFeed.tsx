@@ -13,6 +13,7 @@
 import * as Plot from "@observablehq/plot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
+  API_SOURCE,
   apiJson,
   type LivePrediction,
   type ModelInfo,
@@ -163,6 +164,8 @@ export default function LiveFeed(props: LiveFeedProps) {
   const [received, setReceived] = useState(0);
   const [conn, setConn] = useState<Connection>("connecting");
   const [symbol, setSymbol] = useState("");
+  // Manual tests (POST /predict, source "api") stay out of the stats, rates and alerts unless shown.
+  const [manual, setManual] = useState(false);
   const [depth, setDepth] = useState(props.defaultDepth);
   const [paused, setPaused] = useState<{ buf: LivePrediction[]; received: number } | null>(null);
   const [status, setStatus] = useState(props.status);
@@ -193,6 +196,7 @@ export default function LiveFeed(props: LiveFeedProps) {
         while (i > 0 && buf[i - 1].ts_ms > p.ts_ms) i--;
         buf.splice(i, 0, p);
       }
+      if (p.source === API_SOURCE) continue;
       if (live) arrivals.current.push(Date.now() - p.ts_ms);
       added++;
     }
@@ -234,6 +238,8 @@ export default function LiveFeed(props: LiveFeedProps) {
       const p = JSON.parse((e as MessageEvent).data) as LivePrediction;
       p.id = (e as MessageEvent).lastEventId;
       add([p], true);
+      // The server sends no `alert` for a manual test: it joins the alert list only when shown.
+      if (p.is_anomaly && p.source === API_SOURCE) addAlert(p);
     });
     es.addEventListener("alert", (e) => {
       const p = JSON.parse((e as MessageEvent).data) as LivePrediction;
@@ -279,10 +285,12 @@ export default function LiveFeed(props: LiveFeedProps) {
     const out: LivePrediction[] = [];
     const buf = paused?.buf ?? buffer.current;
     for (let i = buf.length - 1; i >= 0 && out.length < depth; i--) {
-      if (!symbol || buf[i].symbol === symbol) out.push(buf[i]);
+      if ((!symbol || buf[i].symbol === symbol) && (manual || buf[i].source !== API_SOURCE)) {
+        out.push(buf[i]);
+      }
     }
     return out.reverse();
-  }, [tick, symbol, depth, paused]);
+  }, [tick, symbol, depth, paused, manual]);
 
   const shownSymbols = symbol ? [symbol] : props.symbols;
   const anomalies = view.filter((p) => p.is_anomaly).length;
@@ -293,7 +301,9 @@ export default function LiveFeed(props: LiveFeedProps) {
   const browserP50 = lag.length ? lag[Math.floor(lag.length / 2)] : null;
   const waiting = waitingReason(status);
   const perSecond = ratePerSecond(view.slice(-200).map((p) => p.ts_ms));
-  const shownAlerts = alerts.filter((a) => !symbol || a.symbol === symbol).slice(0, 12);
+  const shownAlerts = alerts.filter((a) =>
+    (!symbol || a.symbol === symbol) && (manual || a.source !== API_SOURCE)
+  ).slice(0, 12);
   const expected = props.expectedRate;
   const gaugeMax = Math.max(expected * 5, 0.02);
 
@@ -339,6 +349,16 @@ export default function LiveFeed(props: LiveFeedProps) {
               <option key={d} value={String(d)}>{`${fmtInt(d)} points`}</option>
             ))}
           </select>
+        </label>
+        <label title="POST /predict results: kept in the history, left out of the stream's numbers">
+          <input
+            type="checkbox"
+            name="manual"
+            data-manual-toggle
+            checked={manual}
+            onChange={(e) => setManual((e.currentTarget as HTMLInputElement).checked)}
+          />
+          show manual tests
         </label>
         <button
           type="button"

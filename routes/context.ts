@@ -54,7 +54,7 @@ export interface WebContext {
 }
 
 /** Marks predictions made by `POST /predict` (they join the history with this source). */
-export const API_SOURCE = "api";
+export { API_SOURCE } from "../islands/shared/api.ts";
 
 /** Convenience type for route modules. */
 export type { Prediction };

@@ -285,7 +285,9 @@ export class Store {
 
   /**
    * Adds predictions made outside the stream (`POST /predict`) to the
-   * history, with their counters, in one atomic. `pageId` must be unique.
+   * history, with their own counters (`api_pred`, `api_anomaly`: manual
+   * tests stay out of the stream's totals and rates), in one atomic.
+   * `pageId` must be unique.
    */
   async appendPredictions(preds: readonly Prediction[], pageId: string): Promise<void> {
     if (preds.length === 0) return;
@@ -299,8 +301,8 @@ export class Store {
       perSymbol.set(p.symbol, c);
     }
     for (const [sym, [n, a]] of perSymbol) {
-      op.sum(keys.count("pred", sym), BigInt(n));
-      if (a) op.sum(keys.count("anomaly", sym), BigInt(a));
+      op.sum(keys.count("api_pred", sym), BigInt(n));
+      if (a) op.sum(keys.count("api_anomaly", sym), BigInt(a));
     }
     if (!(await op.commit()).ok) throw new Error("KV commit failed");
   }

@@ -287,10 +287,26 @@ Deno.test("/predict: the seed README's payload is an anomaly, a quiet vector is 
     assert.equal(older.symbol, "API-MANUAL");
     for (const p of latest.body.predictions) assert.equal(p.source, "api");
     assert.equal(older.is_anomaly, true);
-    assert.equal(await store.counter("pred", "API-MANUAL"), 1);
-    assert.equal(await store.counter("anomaly", "API-MANUAL"), 1);
-    assert.equal(await store.counter("pred", "ETH-USDT"), 1);
-    assert.equal(await store.counter("anomaly", "ETH-USDT"), 0);
+    // Manual tests have their own counters: the stream's totals, rates and recent statistics
+    // (both /stats shapes) leave them out, and /events sends no alert for them.
+    assert.equal(await store.counter("api_pred", "API-MANUAL"), 1);
+    assert.equal(await store.counter("api_anomaly", "API-MANUAL"), 1);
+    assert.equal(await store.counter("api_pred", "ETH-USDT"), 1);
+    assert.equal(await store.counter("api_anomaly", "ETH-USDT"), 0);
+    assert.equal(await store.counter("pred", "API-MANUAL"), 0);
+    assert.equal(await store.counter("anomaly", "API-MANUAL"), 0);
+    const v1 = await getJson(`${base}/api/v1/stats`);
+    assert.equal(v1.body.total_predictions, 0);
+    assert.equal(v1.body.total_anomalies, 0);
+    assert.deepEqual(v1.body.by_symbol, {});
+    assert.equal(v1.body.recent.count, 0);
+    const seedStats = await getJson(`${base}/stats`);
+    assert.equal(seedStats.body.total_predictions, 0);
+    assert.equal(seedStats.body.anomaly_rate, 0);
+    assert.deepEqual(seedStats.body.per_symbol, {});
+    // Still in the history, with their source, and streamed as predictions.
+    const apiOnly = latest.body.predictions.filter((p: { source?: string }) => p.source === "api");
+    assert.equal(apiOnly.length, 2);
   });
 });
 
@@ -315,7 +331,7 @@ Deno.test("/predict: concurrent requests are all stored once, each with its own 
       stored.map((p) => p.z_score_price).sort((a, b) => a - b),
       Array.from({ length: n }, (_, i) => i / 10),
     );
-    assert.equal(await store.counter("pred", "BNB-USDT"), n);
+    assert.equal(await store.counter("api_pred", "BNB-USDT"), n);
   });
 });
 
@@ -522,7 +538,33 @@ Deno.test("/stats: totals from counters, per-symbol rates, percentiles and featu
         z_score_price: i, // 0..10: mean 5, sample std sqrt(11)
       })
     );
-    await store.appendPredictions(preds, "t.stats");
+    // As the worker commits them: pages and per-symbol counters in one batch.
+    const per = (kind: string, sym: string, f: (p: Prediction) => boolean) =>
+      [[kind, sym], preds.filter((p) => p.symbol === sym && f(p)).length] as [string[], number];
+    await store.commitBatch({
+      stream: "embedded",
+      partition: 1,
+      nextOffset: 11,
+      pageId: "t.stats",
+      states: [],
+      rows: [],
+      predictions: preds,
+      counters: ["ETH-USDT", "BTC-USDT"].flatMap((sym) => [
+        per("pred", sym, () => true),
+        per("anomaly", sym, (p) => p.is_anomaly),
+      ]),
+    });
+    // A manual test (POST /predict) is in the history but not in the statistics.
+    await store.appendPredictions(
+      [prediction({
+        ts_ms: T0 + 20,
+        symbol: "BTC-USDT",
+        anomaly_score: -9,
+        is_anomaly: true,
+        source: "api",
+      })],
+      "t.manual",
+    );
     // Counters kept by the worker count too.
     await store.commitBatch({
       stream: "embedded",

@@ -179,6 +179,8 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
               const crash = PRESETS.find((p) => p.id === "flash_crash")!;
               const r = await predict(srv.base, { symbol: "BTC-USDT", ...crash.features });
               assert.equal(r.is_anomaly, true);
+              // Manual tests stay out of the live numbers and alerts until asked for.
+              await page.check("[data-manual-toggle]");
               const alert = await page.waitForSelector(`[data-alert-id="${r.id}"]`);
               assert.match(await alert.textContent() ?? "", /BTC-USDT.*manual test/s);
               // The features that drove it, largest |z| first.
@@ -191,6 +193,9 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
               assert.ok(await page.$('[data-chart="timeline"] svg'), "the timeline is drawn");
               await page.waitForTimeout(600); // one redraw of the timeline with the alert in it
               await screenshot(page, "live", "live");
+              // Hidden again: the manual test leaves the alert list.
+              await page.uncheck("[data-manual-toggle]");
+              await page.waitForSelector(`[data-alert-id="${r.id}"]`, { state: "detached" });
             });
           },
         );

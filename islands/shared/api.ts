@@ -17,6 +17,12 @@ import type {
 
 export type { ModelInfo, Prediction, PredictResponse, ServiceStatus, StatsResponse, SystemStatus };
 
+/**
+ * The `source` of predictions made by `POST /predict` (manual tests), as
+ * routes/context.ts names it: kept in the history, left out of live numbers.
+ */
+export const API_SOURCE = "api";
+
 /** A prediction as the live feed holds it: with its SSE id when known. */
 export type LivePrediction = Prediction & { id?: string };
 

@@ -27,7 +27,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Prediction } from "../../lib/contracts.ts";
 import { parseCursor } from "../../store/kv.ts";
-import type { WebContext } from "../context.ts";
+import { API_SOURCE, type WebContext } from "../context.ts";
 import { ErrorBody, EventsHeaders, EventsQuery } from "../schemas.ts";
 import type { ApiMetrics } from "./metrics.ts";
 
@@ -64,7 +64,8 @@ const RECENT_REPLAYED = 8192;
 
 /**
  * The text of one prediction's events: `prediction`, then `alert` when it is
- * an anomaly, both with `id`.
+ * an anomaly of the stream (a manual test from `POST /predict` is never an
+ * alert), both with `id`.
  *
  * @example
  * ```ts ignore
@@ -75,7 +76,8 @@ const RECENT_REPLAYED = 8192;
 export function sseFrames(id: string, p: Prediction): string {
   const data = JSON.stringify(p);
   const one = `id: ${id}\ndata: ${data}\n\n`;
-  return `event: prediction\n${one}` + (p.is_anomaly ? `event: alert\n${one}` : "");
+  const alert = p.is_anomaly && p.source !== API_SOURCE;
+  return `event: prediction\n${one}` + (alert ? `event: alert\n${one}` : "");
 }
 
 /** A set that forgets its oldest entries beyond `capacity`. */
@@ -145,7 +147,7 @@ export function eventStream(
       : new Promise<void>((resolve) => wake = resolve);
   const frames = (id: string, p: Prediction) => {
     api.sseSent.inc({ event: "prediction" });
-    if (p.is_anomaly) api.sseSent.inc({ event: "alert" });
+    if (p.is_anomaly && p.source !== API_SOURCE) api.sseSent.inc({ event: "alert" });
     return sseFrames(id, p);
   };
 
@@ -239,7 +241,8 @@ const route = createRoute({
   summary: "Live predictions and alerts (Server-Sent Events)",
   description:
     "`event: prediction` for every committed prediction (data: Prediction JSON, `id`: its " +
-    "cursor); `event: alert` right after each anomaly's prediction, same data and id; " +
+    "cursor); `event: alert` right after each anomaly's prediction, same data and id (not for " +
+    '`POST /predict` manual tests, `source: "api"`); ' +
     "`event: incident` when an incident opens, grows or closes (data: `{kind, incident}`, no id: live only). " +
     "`: heartbeat` comments every 15 s. Send `Last-Event-ID` (EventSource does on reconnect) " +
     "or `?lastEventId=` to replay from KV what was committed after that id, then continue live " +

@@ -29,3 +29,11 @@ Deno.test("sseFrames: one prediction event; an anomaly adds an alert with the sa
   // One data line: JSON.stringify never emits a raw newline, even for strings holding one.
   assert.equal(sseFrames("x", { ...p, source: "a\nb" }).split("\n").length, 5);
 });
+
+Deno.test("sseFrames: a manual test (POST /predict) is a prediction event, never an alert", () => {
+  const manual = { ...p, is_anomaly: true, anomaly_score: -0.4, source: "api" };
+  const d = JSON.stringify(manual);
+  assert.equal(sseFrames("1~api.0~0", manual), `event: prediction\nid: 1~api.0~0\ndata: ${d}\n\n`);
+  // Any other source's anomaly still alerts.
+  assert.match(sseFrames("1~b.0~0", { ...manual, source: "binance" }), /event: alert/);
+});

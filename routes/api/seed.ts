@@ -29,7 +29,7 @@ import {
 } from "../seed_schemas.ts";
 import type { ApiMetrics } from "./metrics.ts";
 import { bundleInfoLoader } from "./models.ts";
-import { counterTotals, RECENT_WINDOW, recentSummary } from "./stats.ts";
+import { counterTotals, RECENT_WINDOW, recentSummary, streamOnly } from "./stats.ts";
 import { assessServices, overallStatus, takeSnapshot } from "./status.ts";
 
 /** A fraction as the seed's percentage: 0–100, two decimals. */
@@ -220,7 +220,7 @@ export function seedRoutes(app: OpenAPIHono, ctx: WebContext, api: ApiMetrics): 
       ctx.store.counters(),
       ctx.store.latestPredictions({ limit: RECENT_WINDOW }),
     ]);
-    return c.json(seedStats(counters, recent), 200);
+    return c.json(seedStats(counters, streamOnly(recent)), 200);
   });
 
   app.openapi(statusRoute, async (c) => {

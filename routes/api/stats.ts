@@ -8,7 +8,7 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { FEATURE_NAMES, type FeatureName, type Prediction } from "../../lib/contracts.ts";
-import type { WebContext } from "../context.ts";
+import { API_SOURCE, type WebContext } from "../context.ts";
 import { V1 } from "../../islands/shared/paths.ts";
 import { StatsResponse } from "../schemas.ts";
 
@@ -55,6 +55,14 @@ export function describe(values: readonly number[]): {
     if (x > max) max = x;
   }
   return { mean, std: n > 1 ? Math.sqrt(m2 / (n - 1)) : 0, min, max };
+}
+
+/**
+ * The stream's predictions of `preds`: manual tests (`POST /predict`,
+ * `source: "api"`) stay in the history but out of live statistics.
+ */
+export function streamOnly(preds: readonly Prediction[]): Prediction[] {
+  return preds.filter((p) => p.source !== API_SOURCE);
 }
 
 /** The `recent` section of `/stats` for `preds` (any order). */
@@ -149,7 +157,7 @@ const route = createRoute({
   summary: "Totals, rates and recent distributions",
   description:
     `Totals and per-symbol counts from the KV counters (every prediction since the store was ` +
-    `created, \`POST /predict\` included); score percentiles (linear interpolation) and feature ` +
+    `created; \`POST /predict\` manual tests are not counted); score percentiles (linear interpolation) and feature ` +
     `mean / sample std over the newest ${RECENT_WINDOW} predictions.`,
   tags: ["v1"],
   responses: {
@@ -166,7 +174,7 @@ export function statsRoutes(app: OpenAPIHono, ctx: WebContext): void {
     ]);
     return c.json({
       ...counterTotals(counters),
-      recent: recentSummary(recent, RECENT_WINDOW),
+      recent: recentSummary(streamOnly(recent), RECENT_WINDOW),
     }, 200);
   });
 }
