@@ -10,7 +10,6 @@
  *
  * @module
  */
-import * as Plot from "@observablehq/plot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   API_SOURCE,
@@ -25,9 +24,11 @@ import { fmtInt, fmtMs, fmtNum, fmtPct, fmtPrice, fmtRate, fmtTime } from "./sha
 import { Gauge } from "./shared/Gauge.tsx";
 import { DriverBars } from "./shared/DriverBars.tsx";
 import { PlotChart } from "./shared/PlotChart.tsx";
-import { gapSegments, mean, ratePerSecond } from "./shared/stats.ts";
-import { ANOMALY, PLOT_STYLE, symbolColors } from "./shared/theme.ts";
+import { FACET_HEIGHT, scoreChart } from "./shared/scoreChart.ts";
+import { mean, ratePerSecond } from "./shared/stats.ts";
 import { V1 } from "./shared/paths.ts";
+import type { Incident } from "./shared/incidents.ts";
+import { applyIncident, livePriceChart, PRICE_HEIGHT } from "./shared/priceChart.ts";
 
 /** Props of {@linkcode LiveFeed} (plain JSON). */
 export interface LiveFeedProps {
@@ -43,16 +44,14 @@ export interface LiveFeedProps {
   depths: number[];
   defaultDepth: number;
   statusPollMs: number;
+  /** recent incidents when the page was rendered, newest first (then kept by `incident` events) */
+  incidents: Incident[];
 }
 
 type Connection = "connecting" | "live" | "reconnecting" | "closed";
 
 /** Alerts kept in the list. */
 const MAX_ALERTS = 24;
-/** A symbol silent for longer than this (a restart, an outage) breaks its line. */
-const GAP_MS = 10_000;
-/** Height of one symbol's band in the timeline, px. */
-const FACET_HEIGHT = 118;
 /** The view is redrawn at most this often (SSE may bring dozens of predictions a second). */
 const REDRAW_MS = 500;
 
@@ -100,59 +99,6 @@ function Kpi(p: { id: string; label: string; value: string; sub: string }) {
   );
 }
 
-function scoreChart(view: LivePrediction[], symbols: string[], all: string[], width: number) {
-  const anomalies = view.filter((p) => p.is_anomaly);
-  const x = (p: LivePrediction) => new Date(p.ts_ms);
-  return Plot.plot({
-    width,
-    height: 40 + FACET_HEIGHT * symbols.length,
-    marginLeft: 52,
-    marginRight: width < 500 ? 12 : 90,
-    style: PLOT_STYLE,
-    x: { type: "utc", label: null, ticks: Math.max(2, Math.floor(width / 110)) },
-    y: { label: "score", grid: true, nice: true, ticks: 3 },
-    fy: {
-      domain: symbols,
-      label: null,
-      padding: 0.2,
-      axis: width < 500 ? null : "right",
-    },
-    color: symbolColors(all),
-    marks: [
-      Plot.ruleY([0], { stroke: ANOMALY, strokeDasharray: "4,3", strokeOpacity: 0.8 }),
-      Plot.lineY(view, {
-        x,
-        y: "anomaly_score",
-        fy: "symbol",
-        z: gapSegments(view, GAP_MS),
-        stroke: "symbol",
-        strokeWidth: 1.3,
-      }),
-      Plot.dot(anomalies, {
-        x,
-        y: "anomaly_score",
-        fy: "symbol",
-        r: 4.5,
-        fill: ANOMALY,
-        stroke: "#0d1117",
-        strokeWidth: 1,
-        title: (p: LivePrediction) =>
-          `${p.symbol} ${fmtTime(p.ts_ms)} score ${fmtNum(p.anomaly_score, 3)}`,
-      }),
-      width < 500
-        ? Plot.text(symbols, {
-          fy: (s: string) => s,
-          text: (s: string) => s,
-          frameAnchor: "top-left",
-          dx: 4,
-          dy: 4,
-          fill: "#c9d1d9",
-        })
-        : null,
-    ],
-  });
-}
-
 /** The live feed. */
 export default function LiveFeed(props: LiveFeedProps) {
   const buffer = useRef<LivePrediction[]>(props.initial);
@@ -166,6 +112,7 @@ export default function LiveFeed(props: LiveFeedProps) {
   const [symbol, setSymbol] = useState("");
   // Manual tests (POST /predict, source "api") stay out of the stats, rates and alerts unless shown.
   const [manual, setManual] = useState(false);
+  const [incidents, setIncidents] = useState<Incident[]>(props.incidents ?? []);
   const [depth, setDepth] = useState(props.defaultDepth);
   const [paused, setPaused] = useState<{ buf: LivePrediction[]; received: number } | null>(null);
   const [status, setStatus] = useState(props.status);
@@ -240,6 +187,10 @@ export default function LiveFeed(props: LiveFeedProps) {
       add([p], true);
       // The server sends no `alert` for a manual test: it joins the alert list only when shown.
       if (p.is_anomaly && p.source === API_SOURCE) addAlert(p);
+    });
+    es.addEventListener("incident", (e) => {
+      const { incident } = JSON.parse((e as MessageEvent).data) as { incident: Incident };
+      setIncidents((list) => applyIncident(list, incident));
     });
     es.addEventListener("alert", (e) => {
       const p = JSON.parse((e as MessageEvent).data) as LivePrediction;
@@ -430,6 +381,26 @@ export default function LiveFeed(props: LiveFeedProps) {
           />
         </div>
       </div>
+      <section aria-labelledby="price-h">
+        <div class="section-head">
+          <h2 id="price-h">Price</h2>
+          <span class="muted small">
+            per symbol; red dots are anomalies, red bands incidents (stronger while open; each links
+            from <a href="/incidents">Incidents</a>); hover for values
+          </span>
+        </div>
+        <div class="card">
+          <PlotChart
+            id="price"
+            label="price per symbol over time with anomalies and incidents"
+            height={PRICE_HEIGHT * shownSymbols.length}
+            empty={empty}
+            deps={[view, shownSymbols.join(), incidents]}
+            draw={(width) =>
+              livePriceChart(view, shownSymbols, props.symbols, incidents, Date.now(), width)}
+          />
+        </div>
+      </section>
       <section aria-labelledby="timeline-h">
         <div class="section-head">
           <h2 id="timeline-h">Anomaly score timeline</h2>

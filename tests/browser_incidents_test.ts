@@ -168,6 +168,44 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
             });
           },
         );
+        await t.step(
+          "the live page: a price chart per symbol with anomalies, incidents and tooltips",
+          async () => {
+            await onPage(`${base}/live`, async (page) => {
+              await page.waitForFunction(() =>
+                document.querySelectorAll('[data-chart="price"] svg[data-symbol]').length === 3
+              );
+              const symbols = await page.$$eval(
+                '[data-chart="price"] svg[data-symbol]',
+                (els) => els.map((e) => e.getAttribute("data-symbol")),
+              );
+              assert.deepEqual(symbols, ["BTC-USDT", "ETH-USDT", "BNB-USDT"]);
+              // The score timeline stays, as the second view.
+              assert.ok(await page.$('[data-chart="timeline"] svg'));
+              const chart = (await page.$('[data-chart="price"] svg[data-symbol="BTC-USDT"]'))!;
+              const b = (await chart.boundingBox())!;
+              await page.mouse.move(b.x + b.width * 0.6, b.y + b.height / 2);
+              await page.waitForFunction(() =>
+                /BTC-USDT[\s\S]*price[\s\S]*severity/.test(
+                  document.querySelector('[data-chart="price"] [aria-label="tip"]')?.textContent ??
+                    "",
+                )
+              );
+              // An incident that starts now shows up as a band once the page hears of it.
+              await waitFor(
+                "an anomaly or an incident band in view",
+                () =>
+                  page.evaluate(() =>
+                    document.querySelectorAll(
+                      '[data-chart="price"] g[fill="#f85149"] circle, [data-chart="price"] rect[fill="#f85149"], [data-chart="price"] g[fill="#f85149"] rect',
+                    ).length > 0
+                  ),
+                30_000,
+              );
+              await screenshot(page, "live-price", "live-price");
+            });
+          },
+        );
       } finally {
         await browser?.close();
         await sentinel.stop();

@@ -1,6 +1,6 @@
 /**
  * Live Feed (`/live`): predictions and alerts pushed over SSE, with KPIs,
- * the score timeline per symbol, the anomaly-rate gauge and recent alerts
+ * the price per symbol with anomalies and incidents, the score timeline per symbol, the anomaly-rate gauge and recent alerts
  * with the features that drove them.
  *
  * @module
@@ -10,9 +10,13 @@ import { Island } from "../../components/Island.tsx";
 import LiveFeed, { type LiveFeedProps } from "../../islands/LiveFeed.tsx";
 import type { LivePrediction, ModelInfo, SystemStatus } from "../../islands/shared/api.ts";
 import { V1 } from "../../islands/shared/paths.ts";
+import type { Incident } from "../../islands/shared/incidents.ts";
+import { MAX_LIVE_INCIDENTS } from "../../islands/shared/priceChart.ts";
 
 /** History depths offered (points per view). */
 export const DEPTHS = [100, 500, 2000];
+/** Incidents the page starts with: those that started this recently. */
+export const INCIDENT_LOOKBACK_MS = 30 * 60_000;
 /** Predictions the page is rendered with (the island fetches up to 500 more once connected). */
 export const INITIAL_POINTS = 300;
 
@@ -22,10 +26,13 @@ export const livePage: DashboardPage<LiveFeedProps> = {
   title: "Live Feed",
   islands: ["LiveFeed"],
   async load(pc) {
-    const [status, latest, model] = await Promise.all([
+    const [status, latest, model, incidents] = await Promise.all([
       pc.json<SystemStatus>(V1.systemStatus),
       pc.json<{ predictions: LivePrediction[] }>(`${V1.latestPredictions}?limit=${INITIAL_POINTS}`),
       pc.json<ModelInfo>(V1.modelInfo),
+      pc.json<{ incidents: Incident[] }>(
+        `/incidents?limit=${MAX_LIVE_INCIDENTS}&from=${pc.ctx.now() - INCIDENT_LOOKBACK_MS}`,
+      ),
     ]);
     if (!status.ok) throw new Error(`${V1.systemStatus}: ${status.error}`);
     const c = pc.ctx.config;
@@ -39,6 +46,7 @@ export const livePage: DashboardPage<LiveFeedProps> = {
       depths: DEPTHS,
       defaultDepth: 500,
       statusPollMs: 5000,
+      incidents: incidents.ok ? incidents.value.incidents : [],
     };
   },
   render(data) {
