@@ -220,12 +220,18 @@ export class Notifier {
     const { store, now } = this.#o;
     const down = new Set<number>();
     let delivered = 0;
+    const muted = new Set((await store.mutes(Date.now())).map((m) => m.symbol));
     for (const { entry, versionstamp } of await store.outboxEntries(200)) {
       if (this.#stopped) break;
       if (down.has(entry.target)) continue;
       if (entry.next_ms > now()) {
         // Waiting (backoff or another sender's lease): the receiver's later entries wait behind it.
         down.add(entry.target);
+        continue;
+      }
+      if (muted.has(entry.incident.symbol)) {
+        // An analyst muted the symbol: its notifications are dropped (counted), not queued.
+        await store.outboxDelivered(entry, true);
         continue;
       }
       const url = this.#o.urls[entry.target];

@@ -302,3 +302,33 @@ Deno.test("two senders on one KV do not post the same entry twice at once", asyn
     }
   });
 });
+
+Deno.test("a muted symbol's notifications are dropped and counted, others still go", async () => {
+  await withStore(async (store) => {
+    const r = receiver(() => 200);
+    try {
+      await store.mute(
+        { symbol: "ETH-USDT", until_ms: Date.now() + 60_000, created_at: "" },
+        Date.now(),
+      );
+      await commit(store, [
+        { kind: "opened", incident: incident("ETH-USDT", 1000) },
+        { kind: "opened", incident: incident("BTC-USDT", 2000) },
+      ], 1);
+      const n = new Notifier({
+        store,
+        urls: [r.url],
+        secret: null,
+        format: "json",
+        maxAttempts: 3,
+        logger: memoryLogger(),
+      });
+      assert.equal(await n.tick(), 1);
+      assert.deepEqual(r.got.map((g) => JSON.parse(g.body).incident.symbol), ["BTC-USDT"]);
+      assert.equal((await store.outboxStats()).pending, 0);
+      assert.equal(await store.counter("webhook", "muted"), 1);
+    } finally {
+      await r.server.shutdown();
+    }
+  });
+});

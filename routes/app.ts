@@ -27,6 +27,7 @@ import { modelRoutes } from "./api/models.ts";
 import { predictRoutes } from "./api/predict.ts";
 import { predictionRoutes } from "./api/predictions.ts";
 import { incidentRoutes } from "./api/incidents.ts";
+import { reviewRoutes } from "./api/reviews.ts";
 import { seedRoutes } from "./api/seed.ts";
 import { statsRoutes } from "./api/stats.ts";
 import { statusRoutes } from "./api/status.ts";
@@ -233,6 +234,7 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
   statsRoutes(app, ctx);
   statusRoutes(app, ctx, api);
   modelRoutes(app, ctx);
+  reviewRoutes(app, ctx);
   eventRoutes(app, ctx, api, sse);
   metricsRoutes(app, ctx, api);
   documentSelf(app);

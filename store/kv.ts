@@ -88,7 +88,28 @@ export const keys = {
   /** A notification given up on after ALERT_WEBHOOK_MAX_ATTEMPTS, kept for the retention. */
   outboxDead: (id: string) => ["outbox_dead", id] as const,
   outboxDeadPrefix: ["outbox_dead"] as const,
+  /** An analyst's review of an incident (acknowledged, true or false positive). */
+  review: (incidentId: string) => ["review", incidentId] as const,
+  /** A symbol muted until a time: its incidents send no webhook meanwhile. */
+  mute: (symbol: string) => ["mute", symbol] as const,
+  mutePrefix: ["mute"] as const,
 };
+
+/** An analyst's review of an incident. */
+export interface IncidentReview {
+  incident_id: string;
+  acknowledged: boolean;
+  verdict: "true_positive" | "false_positive" | null;
+  note: string | null;
+  updated_at: string;
+}
+
+/** A muted symbol. */
+export interface Mute {
+  symbol: string;
+  until_ms: number;
+  created_at: string;
+}
 
 /**
  * A notification in the webhook outbox: written in the atomic of the batch
@@ -525,11 +546,11 @@ export class Store {
     return r.ok ? r.versionstamp : null;
   }
 
-  /** Removes a delivered entry and counts it. */
-  async outboxDelivered(entry: OutboxEntry): Promise<void> {
+  /** Removes a delivered entry and counts it (`muted`: dropped because its symbol is muted). */
+  async outboxDelivered(entry: OutboxEntry, muted = false): Promise<void> {
     await this.kv.atomic()
       .delete(keys.outbox(entry.id))
-      .sum(keys.count("webhook", "delivered"), 1n)
+      .sum(keys.count("webhook", muted ? "muted" : "delivered"), 1n)
       .commit();
   }
 
@@ -570,6 +591,37 @@ export class Store {
       failed_attempts: await this.counter("webhook", "failed"),
       oldest_ms: oldest,
     };
+  }
+
+  // ---- reviews and mutes ------------------------------------------------
+
+  /** An incident's review, or null when nobody reviewed it. */
+  async review(incidentId: string): Promise<IncidentReview | null> {
+    return (await this.kv.get<IncidentReview>(keys.review(incidentId))).value;
+  }
+
+  /** Stores a review (kept for the retention, like incidents). */
+  async setReview(r: IncidentReview): Promise<void> {
+    await this.kv.set(keys.review(r.incident_id), r, { expireIn: this.retentionMs });
+  }
+
+  /** Mutes `symbol` until `untilMs` (the key expires then too). */
+  async mute(m: Mute, nowMs: number): Promise<void> {
+    await this.kv.set(keys.mute(m.symbol), m, { expireIn: Math.max(1000, m.until_ms - nowMs) });
+  }
+
+  /** Lifts a mute. */
+  async unmute(symbol: string): Promise<void> {
+    await this.kv.delete(keys.mute(symbol));
+  }
+
+  /** The mutes in force at `nowMs` (KV expiry is lazy: the time is checked). */
+  async mutes(nowMs: number): Promise<Mute[]> {
+    const out: Mute[] = [];
+    for await (const e of this.kv.list<Mute>({ prefix: keys.mutePrefix })) {
+      if (e.value.until_ms > nowMs) out.push(e.value);
+    }
+    return out;
   }
 
   // ---- models -----------------------------------------------------------
