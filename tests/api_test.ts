@@ -1034,6 +1034,9 @@ Deno.test("/openapi.json is a valid OpenAPI 3.0 document listing every route wit
       "/models": ["get"],
       "/models/{id}/activate": ["post"],
       "/model/retrain": ["post"],
+      "/incidents/{id}/review": ["get", "post"],
+      "/mutes": ["get", "post"],
+      "/mutes/{symbol}": ["delete"],
       "/openapi.json": ["get"],
       "/docs": ["get"],
     };

@@ -136,7 +136,13 @@ const deleteMute = createRoute({
   request: {
     params: z.object({ symbol: SymbolParam.meta({ param: { name: "symbol", in: "path" } }) }),
   },
-  responses: { 204: { description: "lifted (or was not muted)" }, ...adminErrors },
+  responses: {
+    200: json(
+      z.object({ symbol: SymbolParam, muted: z.literal(false) }),
+      "lifted (or was not muted)",
+    ),
+    ...adminErrors,
+  },
 });
 
 /** Registers the review and mute routes. */
@@ -191,7 +197,8 @@ export function reviewRoutes(app: OpenAPIHono, ctx: WebContext): void {
 
   app.on("DELETE", deleteMute.getRoutingPath(), guard);
   app.openapi(deleteMute, async (c) => {
-    await ctx.store.unmute(c.req.valid("param").symbol);
-    return c.body(null, 204);
+    const { symbol } = c.req.valid("param");
+    await ctx.store.unmute(symbol);
+    return c.json({ symbol, muted: false as const }, 200);
   });
 }

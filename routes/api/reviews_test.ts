@@ -133,7 +133,8 @@ Deno.test("mutes: a symbol is muted for the minutes asked, listed, and lifted", 
       method: "DELETE",
       headers: { authorization: `Bearer ${KEY}` },
     });
-    assert.equal(del.status, 204);
+    assert.equal(del.status, 200);
+    assert.deepEqual(await del.json(), { symbol: "ETH-USDT", muted: false });
     assert.deepEqual(await (await req("/mutes")).json(), { mutes: [] });
   });
 });
