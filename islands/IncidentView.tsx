@@ -28,6 +28,7 @@ import {
   typeLabel,
 } from "./shared/incidents.ts";
 import { PlotChart } from "./shared/PlotChart.tsx";
+import { ReviewPanel, type ReviewPanelProps } from "./shared/ReviewPanel.tsx";
 import { ANOMALY, MUTED, PALETTE, PLOT_STYLE } from "./shared/theme.ts";
 
 /** Props of {@linkcode IncidentView}. */
@@ -39,6 +40,8 @@ export interface IncidentViewProps {
   contextMs: number;
   /** server time of the render (epoch ms) */
   nowMs: number;
+  /** the review panel's state */
+  review: ReviewPanelProps;
 }
 
 const VIEWS = [
@@ -310,6 +313,7 @@ export default function IncidentView(props: IncidentViewProps) {
           sub={`last ${fmtPrice(inc.last_price)}`}
         />
       </div>
+      <ReviewPanel {...props.review} />
       <section class="card" aria-labelledby="price-h">
         <div class="section-head">
           <h3 id="price-h">Price around the incident</h3>

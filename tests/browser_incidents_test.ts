@@ -20,6 +20,7 @@ import { requireSuite } from "./suite_gate.ts";
 import { tempKvPath, testConfig, waitFor } from "./helpers.ts";
 import { launchChromium, openPage, screenshot, watchPage } from "./browser_helpers.ts";
 
+const API_KEY = "browser-test-api-key-0123";
 const HOW_TO = "apt-get install -y chromium, then set CHROMIUM_PATH=/usr/bin/chromium";
 
 async function incidents(base: string, query = ""): Promise<Incident[]> {
@@ -42,6 +43,7 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
           BACKFILL_SECONDS: "60",
           MIN_TRAINING_ROWS: "3000",
           ANOMALY_PROBABILITY: "0.02",
+          SENTINEL_API_KEY: API_KEY,
         }),
         ["source", "worker", "trainer", "web"],
         {
@@ -162,6 +164,38 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
                     ?.textContent ?? "",
                 )
               );
+              // Review: the key is asked for once, then used for the session.
+              await page.click('[data-act="ack"]');
+              await page.fill('[data-key-form] input[name="api-key"]', API_KEY);
+              await page.click('[data-key-form] button[type="submit"]');
+              await page.waitForFunction(() =>
+                /^Acknowledged/.test(
+                  document.querySelector("[data-review-state]")?.textContent ?? "",
+                )
+              );
+              await page.click('[data-act="false_positive"]');
+              await page.waitForFunction(() =>
+                /false positive/.test(
+                  document.querySelector("[data-review-state]")?.textContent ?? "",
+                )
+              );
+              assert.equal(await page.$("[data-key-form]"), null, "not asked twice");
+              await page.click('[data-act="mute-15"]');
+              await page.waitForSelector('[data-act="unmute"]');
+              const stored = await (await fetch(
+                `${base}/incidents/${encodeURIComponent(inc.id)}/review`,
+              )).json();
+              assert.equal(stored.acknowledged, true);
+              assert.equal(stored.verdict, "false_positive");
+              const mutes = (await (await fetch(`${base}/mutes`)).json()).mutes;
+              assert.deepEqual(mutes.map((m: { symbol: string }) => m.symbol), [inc.symbol]);
+              // The key lives in this tab's session storage only.
+              const where = await page.evaluate(() => [
+                sessionStorage.getItem("sentinel-api-key"),
+                localStorage.length,
+                document.cookie,
+              ]);
+              assert.deepEqual(where, [API_KEY, 0, ""]);
               await page.selectOption("[data-view]", "line");
               await page.mouse.move(b.x + b.width * 0.5, b.y + b.height * 0.4);
               await screenshot(page, "incident", "incident");

@@ -12,6 +12,7 @@ import { Island } from "../../components/Island.tsx";
 import Incidents, { type IncidentsProps } from "../../islands/Incidents.tsx";
 import IncidentView, { type IncidentViewProps } from "../../islands/IncidentView.tsx";
 import type { Prediction } from "../../islands/shared/api.ts";
+import type { Review } from "../../islands/shared/ReviewPanel.tsx";
 import {
   countByType,
   type Incident,
@@ -80,9 +81,13 @@ export const incidentPage: DashboardPage<IncidentPageData> = {
   islands: ["IncidentView"],
   async load(pc) {
     const id = decodeURIComponent(pc.url.pathname.split("/").pop() ?? "");
-    const r = await pc.json<{ incident: Incident; trades: Prediction[]; context_ms: number }>(
-      `/incidents/${encodeURIComponent(id)}`,
-    );
+    const [r, review, mutes] = await Promise.all([
+      pc.json<{ incident: Incident; trades: Prediction[]; context_ms: number }>(
+        `/incidents/${encodeURIComponent(id)}`,
+      ),
+      pc.json<Review | null>(`/incidents/${encodeURIComponent(id)}/review`),
+      pc.json<{ mutes: { symbol: string; until_ms: number }[] }>("/mutes"),
+    ]);
     if (!r.ok) {
       if (r.status === 404) return { id, view: null };
       throw new Error(`/incidents/${id}: ${r.error}`);
@@ -94,6 +99,15 @@ export const incidentPage: DashboardPage<IncidentPageData> = {
         trades: r.value.trades,
         contextMs: r.value.context_ms,
         nowMs: pc.ctx.now(),
+        review: {
+          incidentId: id,
+          symbol: r.value.incident.symbol,
+          review: review.ok ? review.value : null,
+          mutedUntil: mutes.ok
+            ? mutes.value.mutes.find((m) => m.symbol === r.value.incident.symbol)?.until_ms ?? null
+            : null,
+          adminEnabled: pc.ctx.config.apiKey !== null,
+        },
       },
     };
   },

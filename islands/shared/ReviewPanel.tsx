@@ -1,0 +1,204 @@
+/**
+ * The incident page's review panel: acknowledge, mark a true or false
+ * positive, mute the symbol's webhooks for a while. Writing needs the API
+ * key: the panel asks for it once per browser session and keeps it in
+ * `sessionStorage` only (gone when the tab closes; never in a cookie, never
+ * in `localStorage`); a 401 forgets it and asks again.
+ *
+ * @module
+ */
+import { useState } from "preact/hooks";
+import { apiJson } from "./api.ts";
+import { fmtDateTime } from "./format.ts";
+
+/** Where the key lives for the session. */
+export const KEY_STORAGE = "sentinel-api-key";
+
+/** An incident's review as the API returns it. */
+export interface Review {
+  incident_id: string;
+  acknowledged: boolean;
+  verdict: "true_positive" | "false_positive" | null;
+  note: string | null;
+  updated_at: string;
+}
+
+/** Props of {@linkcode ReviewPanel}. */
+export interface ReviewPanelProps {
+  incidentId: string;
+  symbol: string;
+  review: Review | null;
+  /** end of the symbol's mute (epoch ms), or null */
+  mutedUntil: number | null;
+  /** false when SENTINEL_API_KEY is not configured (writing is disabled) */
+  adminEnabled: boolean;
+}
+
+const MUTES = [15, 60, 360] as const;
+
+function storedKey(): string | null {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE);
+  } catch {
+    return null;
+  }
+}
+
+/** The panel. */
+export function ReviewPanel(p: ReviewPanelProps) {
+  const [review, setReview] = useState(p.review);
+  const [mutedUntil, setMutedUntil] = useState(p.mutedUntil);
+  const [asking, setAsking] = useState<(() => Promise<void>) | null>(null);
+  const [keyInput, setKeyInput] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+
+  /** Runs `call` with the key, asking for it first when this session has none. */
+  const withKey = (call: (key: string) => Promise<boolean>) => {
+    const run = async () => {
+      const key = storedKey();
+      if (!key) {
+        setAsking(() => run);
+        return;
+      }
+      setProblem(null);
+      await call(key);
+    };
+    run();
+  };
+
+  const send = async <T,>(key: string, path: string, method: string, body?: unknown) => {
+    const r = await apiJson<T>(path, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!r.ok) {
+      if (r.status === 401) {
+        sessionStorage.removeItem(KEY_STORAGE);
+        setProblem("The API key was refused; enter it again.");
+      } else setProblem(`${r.error}${r.detail ? `: ${r.detail}` : ""}`);
+      return null;
+    }
+    return r.value;
+  };
+
+  const reviewPath = `/incidents/${encodeURIComponent(p.incidentId)}/review`;
+  const update = (body: Record<string, unknown>) =>
+    withKey(async (key) => {
+      const r = await send<Review>(key, reviewPath, "POST", body);
+      if (r) setReview(r);
+      return r !== null;
+    });
+  const mute = (minutes: number | null) =>
+    withKey(async (key) => {
+      if (minutes === null) {
+        const r = await send(key, `/mutes/${p.symbol}`, "DELETE");
+        if (r) setMutedUntil(null);
+        return r !== null;
+      }
+      const r = await send<{ until_ms: number }>(key, "/mutes", "POST", {
+        symbol: p.symbol,
+        minutes,
+      });
+      if (r) setMutedUntil(r.until_ms);
+      return r !== null;
+    });
+
+  const verdictLabel = review?.verdict === "true_positive"
+    ? "true positive"
+    : review?.verdict === "false_positive"
+    ? "false positive"
+    : "not judged";
+
+  return (
+    <section class="card" aria-labelledby="review-h" data-review>
+      <h3 id="review-h">Review</h3>
+      <p class="small" data-review-state>
+        {review?.acknowledged ? "Acknowledged" : "Not acknowledged"} · {verdictLabel}
+        {review ? ` · ${fmtDateTime(review.updated_at)}` : ""}
+        {mutedUntil ? ` · ${p.symbol} muted until ${fmtDateTime(mutedUntil)}` : ""}
+      </p>
+      {p.adminEnabled
+        ? (
+          <div class="controls">
+            <button
+              type="button"
+              data-act="ack"
+              aria-pressed={review?.acknowledged ?? false}
+              onClick={() => update({ acknowledged: !(review?.acknowledged ?? false) })}
+            >
+              {review?.acknowledged ? "Unacknowledge" : "Acknowledge"}
+            </button>
+            <button
+              type="button"
+              data-act="true_positive"
+              aria-pressed={review?.verdict === "true_positive"}
+              onClick={() => update({ verdict: "true_positive" })}
+            >
+              True positive
+            </button>
+            <button
+              type="button"
+              data-act="false_positive"
+              aria-pressed={review?.verdict === "false_positive"}
+              onClick={() => update({ verdict: "false_positive" })}
+            >
+              False positive
+            </button>
+            {mutedUntil
+              ? (
+                <button type="button" data-act="unmute" onClick={() => mute(null)}>
+                  Unmute {p.symbol}
+                </button>
+              )
+              : MUTES.map((m) => (
+                <button
+                  key={m}
+                  type="button"
+                  data-act={`mute-${m}`}
+                  onClick={() => mute(m)}
+                >
+                  Mute {p.symbol} {m < 60 ? `${m} min` : `${m / 60} h`}
+                </button>
+              ))}
+          </div>
+        )
+        : (
+          <p class="muted small">
+            Reviewing is disabled: set SENTINEL_API_KEY on the server to enable it.
+          </p>
+        )}
+      {asking
+        ? (
+          <form
+            class="controls"
+            data-key-form
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (keyInput.length === 0) return;
+              sessionStorage.setItem(KEY_STORAGE, keyInput);
+              setKeyInput("");
+              const next = asking;
+              setAsking(null);
+              next();
+            }}
+          >
+            <label>
+              API key
+              <input
+                type="password"
+                name="api-key"
+                autocomplete="off"
+                value={keyInput}
+                onInput={(e) => setKeyInput((e.currentTarget as HTMLInputElement).value)}
+              />
+            </label>
+            <button type="submit">Use for this session</button>
+            <span class="muted small">kept in this tab's session only, never saved</span>
+          </form>
+        )
+        : null}
+      {problem ? <p class="notice bad" data-review-problem>{problem}</p> : null}
+    </section>
+  );
+}
