@@ -12,7 +12,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { apiText, type StatsResponse } from "./shared/api.ts";
 import { type ExportRow, parseExport } from "./shared/csv.ts";
 import { FEATURE_LABELS, FEATURE_NAMES, type FeatureName } from "./shared/features.ts";
-import { type AnalyticsFilters, filterQuery } from "./shared/filters.ts";
+import { type AnalyticsFilters, filterQuery, SINCE } from "./shared/filters.ts";
 import { fmtDuration, fmtInt, fmtNum, fmtPct, fmtPrice, fmtTime } from "./shared/format.ts";
 import { PlotChart } from "./shared/PlotChart.tsx";
 import { correlationMatrix, gapSegments } from "./shared/stats.ts";
@@ -212,7 +212,7 @@ export default function Analytics(props: AnalyticsProps) {
     const q = filterQuery(filters, filters.limit !== props.limits[0]);
     history.replaceState(null, "", q ? `?${q}` : location.pathname);
     load(filters);
-  }, [filters.symbol, filters.anomaliesOnly, filters.limit]);
+  }, [filters.symbol, filters.anomaliesOnly, filters.limit, filters.since]);
 
   const sorted = useMemo(
     () => rows.slice().sort((a, b) => compare(a, b, sort.key) * sort.dir),
@@ -255,6 +255,17 @@ export default function Analytics(props: AnalyticsProps) {
             onChange={(e) => set({ anomaliesOnly: (e.currentTarget as HTMLInputElement).checked })}
           />
           anomalies only
+        </label>
+        <label>
+          time
+          <select
+            name="since"
+            value={filters.since}
+            onChange={(e) => set({ since: (e.currentTarget as HTMLSelectElement).value })}
+          >
+            <option value="">all kept</option>
+            {SINCE.map((s) => <option key={s.value} value={s.value}>{s.label}</option>)}
+          </select>
         </label>
         <label>
           sample

@@ -128,10 +128,37 @@ export const LatestResponse = z.object({
 const flag = z.enum(["true", "false", "1", "0"]).transform((s) => s === "true" || s === "1");
 
 /** `GET /export.csv`'s query. */
+/**
+ * A query parameter holding a time: epoch milliseconds or an ISO-8601 date,
+ * parsed to epoch ms (a clear 422 naming the parameter otherwise).
+ */
+export const timeParam = (name: string) =>
+  z.string().optional().transform((s, ctx): number | undefined => {
+    if (s === undefined) return undefined;
+    const ms = /^\d{1,16}$/.test(s) ? Number(s) : Date.parse(s);
+    if (!Number.isFinite(ms)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name} must be epoch milliseconds or an ISO-8601 time`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  }).meta({ description: `${name}: epoch ms or ISO-8601`, example: "2024-01-01T00:00:00Z" });
+
 export const ExportQuery = z.object({
   limit: limit(MAX_EXPORT, DEFAULT_EXPORT),
   symbol: SymbolParam.optional(),
   anomalies_only: flag.optional().meta({ description: "true or 1: predicted anomalies only" }),
+  since: z.string().regex(/^\d{1,6}(s|m|h|d)$/, {
+    message: "since must be a duration like 15m, 1h, 6h or 24h",
+  }).optional().meta({ description: "only the last span of time, e.g. 15m, 1h, 6h, 24h" }),
+  from: timeParam("from"),
+  to: timeParam("to"),
+  source: z.enum(["stream", "api"]).optional().meta({
+    description:
+      "stream: the market stream's predictions only; api: POST /predict manual tests only",
+  }),
 });
 
 /** `GET /events`' query. */

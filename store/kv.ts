@@ -406,14 +406,23 @@ export class Store {
 
   /**
    * Every stored prediction page by page (oldest first, or newest first with
-   * `reverse`), optionally of one symbol: a stream for exports and checks
-   * that never holds the whole history in memory.
+   * `reverse`), optionally of one symbol and of pages that may hold
+   * predictions between `fromMs` and `toMs` (read by key: pages are keyed by
+   * their first event, so the read starts a minute early; callers filter
+   * the predictions themselves): a stream for exports and checks that never
+   * holds the whole history in memory.
    */
   async *predictionPages(
-    opts: { symbol?: string; reverse?: boolean } = {},
+    opts: { symbol?: string; reverse?: boolean; fromMs?: number; toMs?: number } = {},
   ): AsyncGenerator<Prediction[]> {
     const prefix = opts.symbol ? keys.predSymPrefix(opts.symbol) : keys.predPrefix;
-    for await (const e of this.kv.list<Page>({ prefix }, { reverse: opts.reverse ?? false })) {
+    const selector: Deno.KvListSelector = opts.fromMs === undefined && opts.toMs === undefined
+      ? { prefix }
+      : {
+        start: [...prefix, Math.max(0, (opts.fromMs ?? 0) - 60_000)],
+        end: [...prefix, (opts.toMs ?? Number.MAX_SAFE_INTEGER - 1) + 1],
+      };
+    for await (const e of this.kv.list<Page>(selector, { reverse: opts.reverse ?? false })) {
       yield decodePredictions(e.value);
     }
   }

@@ -7,6 +7,7 @@
  */
 // deno-lint-ignore-file no-explicit-any -- response bodies are read as loose JSON; the assertions check their shape
 import assert from "node:assert/strict";
+import { parseCsv } from "../islands/shared/csv.ts";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { FEATURE_NAMES, type FeatureRow, type Prediction } from "../lib/contracts.ts";
 import { FeatureEngine } from "../features/features.ts";
@@ -1115,4 +1116,49 @@ Deno.test("createApp: `mount` adds pages on the same app without shadowing the A
     store.close();
     await cleanup();
   }
+});
+
+Deno.test("/export.csv: time ranges (since, from, to) read KV by time; source keeps manual tests apart", async () => {
+  await withServer({}, async ({ base, store }) => {
+    const now = Date.now();
+    // Stream predictions 3 h, 2 h, 30 min and 5 min ago; a manual test 1 min ago.
+    const ages = [180, 120, 30, 5];
+    const stream = ages.map((m, i) =>
+      prediction({ ts_ms: now - m * 60_000, symbol: "BTC-USDT", z_score_price: i })
+    );
+    for (const [i, p] of stream.entries()) {
+      await store.commitBatch({
+        stream: "embedded",
+        partition: 0,
+        nextOffset: i + 1,
+        pageId: `e.${i}`,
+        states: [],
+        rows: [],
+        predictions: [p],
+        counters: [],
+      });
+    }
+    await store.appendPredictions(
+      [prediction({ ts_ms: now - 60_000, symbol: "BTC-USDT", z_score_price: 9, source: "api" })],
+      "api.t",
+    );
+    const zs = async (q: string) => {
+      const res = await fetch(`${base}/export.csv?${q}`);
+      assert.equal(res.status, 200, q);
+      const rows = parseCsv(await res.text());
+      const col = rows[0].indexOf("z_score_price");
+      return rows.slice(1).map((r) => Number(r[col]));
+    };
+    assert.deepEqual(await zs(""), [9, 3, 2, 1, 0]);
+    assert.deepEqual(await zs("since=1h"), [9, 3, 2]);
+    assert.deepEqual(await zs("since=15m&source=stream"), [3]);
+    assert.deepEqual(await zs("source=api"), [9]);
+    const from = new Date(now - 150 * 60_000).toISOString();
+    assert.deepEqual(await zs(`from=${from}&to=${now - 10 * 60_000}`), [2, 1]);
+    for (const q of ["since=1w", "since=abc", "from=yesterday", "source=manual"]) {
+      const r = await getJson(`${base}/export.csv?${q}`);
+      assert.equal(r.status, 422, q);
+      assert.deepEqual(fieldsOf(r.body), [q.split("=")[0]], q);
+    }
+  });
 });

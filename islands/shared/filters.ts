@@ -13,7 +13,17 @@ export interface AnalyticsFilters {
   anomaliesOnly: boolean;
   /** sample size: how many of the newest matching predictions */
   limit: number;
+  /** only the last span of time: one of {@linkcode SINCE} ("" for all kept) */
+  since: string;
 }
+
+/** The time ranges offered, as `/export.csv`'s `since`. */
+export const SINCE = [
+  { value: "15m", label: "last 15 min" },
+  { value: "1h", label: "last hour" },
+  { value: "6h", label: "last 6 hours" },
+  { value: "24h", label: "last 24 hours" },
+] as const;
 
 /**
  * The query string for `f`; `limit` is left out when `withLimit` is false
@@ -23,7 +33,7 @@ export interface AnalyticsFilters {
  * @example
  * ```ts
  * import { filterQuery } from "./filters.ts";
- * console.log(filterQuery({ symbol: "BTC-USDT", anomaliesOnly: true, limit: 500 }, false));
+ * console.log(filterQuery({ symbol: "BTC-USDT", anomaliesOnly: true, limit: 500, since: "" }, false));
  * // "symbol=BTC-USDT&anomalies_only=true"
  * ```
  */
@@ -31,6 +41,7 @@ export function filterQuery(f: AnalyticsFilters, withLimit: boolean): string {
   const q = new URLSearchParams();
   if (f.symbol) q.set("symbol", f.symbol);
   if (f.anomaliesOnly) q.set("anomalies_only", "true");
+  if (f.since) q.set("since", f.since);
   if (withLimit) q.set("limit", String(f.limit));
   return q.toString();
 }
@@ -43,7 +54,7 @@ export function filterQuery(f: AnalyticsFilters, withLimit: boolean): string {
  * ```ts
  * import { parseFilters } from "./filters.ts";
  * const f = parseFilters(new URLSearchParams("symbol=ETH-USDT&anomalies_only=1"), ["ETH-USDT"], [500]);
- * console.log(f); // { symbol: "ETH-USDT", anomaliesOnly: true, limit: 500 }
+ * console.log(f); // { since: "", symbol: "ETH-USDT", anomaliesOnly: true, limit: 500 }
  * ```
  */
 export function parseFilters(
@@ -54,7 +65,9 @@ export function parseFilters(
   const symbol = q.get("symbol") ?? "";
   const limit = Number(q.get("limit"));
   const flag = q.get("anomalies_only");
+  const since = q.get("since") ?? "";
   return {
+    since: SINCE.some((s) => s.value === since) ? since : "",
     symbol: symbols.includes(symbol) ? symbol : "",
     anomaliesOnly: flag === "true" || flag === "1",
     limit: limits.includes(limit) ? limit : limits[0],

@@ -7,9 +7,9 @@ const LIMITS = [500, 2000];
 Deno.test("filters survive a round trip through the query string", () => {
   for (
     const f of [
-      { symbol: "", anomaliesOnly: false, limit: 500 },
-      { symbol: "ETH-USDT", anomaliesOnly: true, limit: 2000 },
-      { symbol: "BTC-USDT", anomaliesOnly: false, limit: 2000 },
+      { symbol: "", anomaliesOnly: false, limit: 500, since: "" },
+      { symbol: "ETH-USDT", anomaliesOnly: true, limit: 2000, since: "1h" },
+      { symbol: "BTC-USDT", anomaliesOnly: false, limit: 2000, since: "24h" },
     ]
   ) {
     assert.deepEqual(parseFilters(new URLSearchParams(filterQuery(f, true)), SYMBOLS, LIMITS), f);
@@ -17,18 +17,18 @@ Deno.test("filters survive a round trip through the query string", () => {
 });
 
 Deno.test("the export query leaves the limit out and uses the API's parameter names", () => {
-  const f = { symbol: "ETH-USDT", anomaliesOnly: true, limit: 2000 };
-  assert.equal(filterQuery(f, false), "symbol=ETH-USDT&anomalies_only=true");
-  assert.equal(filterQuery({ symbol: "", anomaliesOnly: false, limit: 500 }, false), "");
+  const f = { symbol: "ETH-USDT", anomaliesOnly: true, limit: 2000, since: "1h" };
+  assert.equal(filterQuery(f, false), "symbol=ETH-USDT&anomalies_only=true&since=1h");
+  assert.equal(filterQuery({ symbol: "", anomaliesOnly: false, limit: 500, since: "" }, false), "");
 });
 
 Deno.test("unknown values fall back instead of failing the page", () => {
   const f = parseFilters(
-    new URLSearchParams("symbol=DOGE-USDT&limit=7&anomalies_only=yes"),
+    new URLSearchParams("symbol=DOGE-USDT&limit=7&anomalies_only=yes&since=3w"),
     SYMBOLS,
     LIMITS,
   );
-  assert.deepEqual(f, { symbol: "", anomaliesOnly: false, limit: 500 });
+  assert.deepEqual(f, { symbol: "", anomaliesOnly: false, limit: 500, since: "" });
   assert.equal(
     parseFilters(new URLSearchParams("anomalies_only=1"), SYMBOLS, LIMITS).anomaliesOnly,
     true,

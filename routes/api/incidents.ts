@@ -11,7 +11,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { INCIDENT_TYPES } from "../../model/incidents.ts";
 import type { WebContext } from "../context.ts";
 import { errorJson } from "./errors.ts";
-import { ErrorBody, Prediction, SymbolParam } from "../schemas.ts";
+import { ErrorBody, Prediction, SymbolParam, timeParam as time } from "../schemas.ts";
 
 /** Trades shown around an incident, before its start and after its end. */
 export const CONTEXT_MS = 60_000;
@@ -42,20 +42,6 @@ export const IncidentSchema = z.object({
   max_price: z.number(),
   model_id: z.string(),
 }).meta({ id: "Incident" });
-
-const time = (name: string) =>
-  z.string().optional().transform((s, ctx): number | undefined => {
-    if (s === undefined) return undefined;
-    const ms = /^\d{1,16}$/.test(s) ? Number(s) : Date.parse(s);
-    if (!Number.isFinite(ms)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${name} must be epoch milliseconds or an ISO-8601 time`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  }).meta({ description: `${name}: epoch ms or ISO-8601`, example: "2024-01-01T00:00:00Z" });
 
 const ListQuery = z.object({
   symbol: SymbolParam.optional(),

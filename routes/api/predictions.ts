@@ -7,7 +7,8 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Prediction as PredictionRecord } from "../../lib/contracts.ts";
-import type { WebContext } from "../context.ts";
+import { API_SOURCE, type WebContext } from "../context.ts";
+import { parseDuration } from "../../config.ts";
 import { V1 } from "../../islands/shared/paths.ts";
 import { ErrorBody, ExportQuery, LatestQuery, LatestResponse } from "../schemas.ts";
 
@@ -133,7 +134,13 @@ export function csvLine(p: PredictionRecord): string {
  */
 export function csvStream(
   pages: AsyncGenerator<PredictionRecord[]>,
-  opts: { limit: number; anomaliesOnly: boolean; newestFirst: boolean },
+  opts: {
+    limit: number;
+    anomaliesOnly: boolean;
+    newestFirst: boolean;
+    /** rows to write (time range, source); default every row */
+    keep?: (p: PredictionRecord) => boolean;
+  },
 ): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   let left = opts.limit;
@@ -152,6 +159,7 @@ export function csvStream(
         let text = "";
         for (const p of page) {
           if (opts.anomaliesOnly && !p.is_anomaly) continue;
+          if (opts.keep && !opts.keep(p)) continue;
           text += csvLine(p);
           if (--left === 0) break;
         }
@@ -179,10 +187,18 @@ export function predictionRoutes(app: OpenAPIHono, ctx: WebContext): void {
 
   app.openapi(exportRoute, (c) => {
     const q = c.req.valid("query");
-    const body = csvStream(ctx.store.predictionPages({ reverse: true, symbol: q.symbol }), {
+    const fromMs = q.from ?? (q.since ? ctx.now() - parseDuration(q.since)! * 1000 : undefined);
+    const toMs = q.to;
+    const source = q.source;
+    const keep = (p: PredictionRecord) =>
+      (fromMs === undefined || p.ts_ms >= fromMs) && (toMs === undefined || p.ts_ms <= toMs) &&
+      (source === undefined || (source === "api") === (p.source === API_SOURCE));
+    const pages = ctx.store.predictionPages({ reverse: true, symbol: q.symbol, fromMs, toMs });
+    const body = csvStream(pages, {
       limit: q.limit,
       anomaliesOnly: q.anomalies_only ?? false,
       newestFirst: true,
+      keep,
     });
     const stamp = new Date(ctx.now()).toISOString().replace(/[:.]/g, "-");
     const name = `sentinel-predictions-${q.symbol ?? "all"}${
