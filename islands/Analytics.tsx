@@ -13,7 +13,15 @@ import { apiText, type StatsResponse } from "./shared/api.ts";
 import { type ExportRow, parseExport } from "./shared/csv.ts";
 import { FEATURE_LABELS, FEATURE_NAMES, type FeatureName } from "./shared/features.ts";
 import { type AnalyticsFilters, filterQuery, SINCE } from "./shared/filters.ts";
-import { fmtDuration, fmtInt, fmtNum, fmtPct, fmtPrice, fmtTime } from "./shared/format.ts";
+import {
+  fmtDuration,
+  fmtInt,
+  fmtNum,
+  fmtPct,
+  fmtPrice,
+  fmtTime,
+  utcTickFormat,
+} from "./shared/format.ts";
 import { PlotChart } from "./shared/PlotChart.tsx";
 import { correlationMatrix, gapSegments } from "./shared/stats.ts";
 import { ANOMALY, MUTED, PLOT_STYLE, symbolColors } from "./shared/theme.ts";
@@ -153,7 +161,12 @@ function trendChart(rows: ExportRow[], symbols: string[], all: string[], width: 
     height: 300,
     marginLeft: 52,
     style: PLOT_STYLE,
-    x: { type: "utc", label: null, ticks: Math.max(2, Math.floor(width / 110)) },
+    x: {
+      type: "utc",
+      label: null,
+      ticks: Math.max(2, Math.floor(width / 110)),
+      tickFormat: utcTickFormat(asc.length ? asc[asc.length - 1].ts_ms - asc[0].ts_ms : 0),
+    },
     y: { label: "anomaly score", grid: true, nice: true },
     color: { ...symbolColors(all), legend: true },
     marks: [

@@ -18,6 +18,7 @@ import {
   fmtPct,
   fmtPrice,
   fmtTime,
+  utcTickFormat,
 } from "./shared/format.ts";
 import {
   type Candle,
@@ -69,7 +70,7 @@ function xScale(domain: [number, number], width: number) {
     domain: [date(domain[0]), date(domain[1])],
     label: null,
     ticks: Math.max(2, Math.floor(width / 120)),
-    tickFormat: (d: Date) => fmtTime(d.getTime(), false),
+    tickFormat: utcTickFormat(domain[1] - domain[0]),
   };
 }
 

@@ -145,3 +145,22 @@ export function fmtDuration(seconds: number): string {
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
   return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
 }
+
+/**
+ * A time axis' tick format in 24-hour UTC (Plot's default would print
+ * "03 PM" and local-looking labels): `HH:MM:SS`, or `MM-DD HH:MM` when the
+ * axis spans more than 20 hours.
+ *
+ * @example
+ * ```ts
+ * import { utcTickFormat } from "./format.ts";
+ * const t = new Date(Date.UTC(2024, 2, 9, 16, 0, 5));
+ * console.log(utcTickFormat(60_000)(t), utcTickFormat(2 * 86_400_000)(t)); // "16:00:05" "03-09 16:00"
+ * ```
+ */
+export function utcTickFormat(spanMs: number): (d: Date) => string {
+  if (spanMs > 20 * 3_600_000) {
+    return (d) => `${d.toISOString().slice(5, 10)} ${d.toISOString().slice(11, 16)}`;
+  }
+  return (d) => fmtTime(d.getTime(), false);
+}

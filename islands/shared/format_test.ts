@@ -9,6 +9,7 @@ import {
   fmtPrice,
   fmtRate,
   fmtTime,
+  utcTickFormat,
 } from "./format.ts";
 
 Deno.test("fmtInt groups thousands and rounds", () => {
@@ -63,4 +64,11 @@ Deno.test("fmtDuration shows the two largest units", () => {
   assert.equal(fmtDuration(125), "2 min 5 s");
   assert.equal(fmtDuration(3 * 3600 + 61), "3 h 1 min");
   assert.equal(fmtDuration(-1), "–");
+});
+
+Deno.test("time axes tick in 24-hour UTC, with the date when the axis spans days", () => {
+  const pm = new Date(Date.UTC(2024, 2, 9, 15, 4, 5));
+  assert.equal(utcTickFormat(5 * 60_000)(pm), "15:04:05");
+  assert.equal(utcTickFormat(20 * 3_600_000)(pm), "15:04:05");
+  assert.equal(utcTickFormat(20 * 3_600_000 + 1)(pm), "03-09 15:04");
 });

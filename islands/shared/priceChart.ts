@@ -9,7 +9,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import type { LivePrediction } from "./api.ts";
-import { fmtNum, fmtPrice, fmtTime } from "./format.ts";
+import { fmtNum, fmtPrice, fmtTime, utcTickFormat } from "./format.ts";
 import type { Incident } from "./incidents.ts";
 import { gapSegments } from "./stats.ts";
 import { ANOMALY, PALETTE, PLOT_STYLE, symbolColors } from "./theme.ts";
@@ -78,7 +78,7 @@ export function livePriceChart(
         type: "utc",
         label: null,
         ticks: Math.max(2, Math.floor(width / 140)),
-        tickFormat: (d: Date) => fmtTime(d.getTime(), false),
+        tickFormat: utcTickFormat(hi - lo),
       },
       y: { label: s, grid: true, nice: true, ticks: 3, tickFormat: (v: number) => fmtPrice(v) },
       marks: [

@@ -7,7 +7,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import type { LivePrediction } from "./api.ts";
-import { fmtNum, fmtTime } from "./format.ts";
+import { fmtNum, fmtTime, utcTickFormat } from "./format.ts";
 import { gapSegments } from "./stats.ts";
 import { ANOMALY, PLOT_STYLE, symbolColors } from "./theme.ts";
 
@@ -31,7 +31,12 @@ export function scoreChart(
     marginLeft: 52,
     marginRight: width < 500 ? 12 : 90,
     style: PLOT_STYLE,
-    x: { type: "utc", label: null, ticks: Math.max(2, Math.floor(width / 110)) },
+    x: {
+      type: "utc",
+      label: null,
+      ticks: Math.max(2, Math.floor(width / 110)),
+      tickFormat: utcTickFormat(view.length ? view[view.length - 1].ts_ms - view[0].ts_ms : 0),
+    },
     y: { label: "score", grid: true, nice: true, ticks: 3 },
     fy: {
       domain: symbols,
