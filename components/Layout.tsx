@@ -14,6 +14,7 @@ export const NAV = [
   { href: "/incidents", label: "Incidents" },
   { href: "/analytics", label: "Analytics" },
   { href: "/manual", label: "Manual Test" },
+  { href: "/models", label: "Models" },
 ] as const;
 
 /** Props of {@linkcode Layout}. */

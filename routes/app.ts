@@ -151,7 +151,7 @@ const noSniff: MiddlewareHandler = async (c, next) => {
 };
 
 /** Paths both the API and a dashboard page answer (the page is mounted under `/ui`). */
-const SHARED_PATHS = /^\/incidents(\/[^/]+)?$/;
+const SHARED_PATHS = /^\/(incidents(\/[^/]+)?|models)$/;
 
 /**
  * Content negotiation for {@linkcode SHARED_PATHS}: a GET whose `Accept`

@@ -25,6 +25,7 @@ import { livePage } from "./pages/live.tsx";
 import { analyticsPage } from "./pages/analytics.tsx";
 import { manualPage } from "./pages/manual.tsx";
 import { incidentPage, incidentsPage } from "./pages/incidents.tsx";
+import { modelsPage } from "./pages/models.tsx";
 
 /** The pages, in navigation order. */
 // deno-lint-ignore no-explicit-any
@@ -34,6 +35,7 @@ export const PAGES: readonly DashboardPage<any>[] = [
   incidentsPage,
   analyticsPage,
   manualPage,
+  modelsPage,
   incidentPage,
 ];
 

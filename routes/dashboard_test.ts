@@ -18,7 +18,15 @@ const BUILT: BuildResult = {
   hash: "0123456789abcdef",
   dir: "/nonexistent",
   urlPath: "/static/build/0123456789abcdef",
-  islands: ["Analytics", "IncidentView", "Incidents", "LiveFeed", "ManualTest", "StatusBoard"],
+  islands: [
+    "Analytics",
+    "IncidentView",
+    "Incidents",
+    "LiveFeed",
+    "ManualTest",
+    "ModelRegistry",
+    "StatusBoard",
+  ],
   built: false,
   ms: 0,
 };

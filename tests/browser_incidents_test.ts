@@ -240,6 +240,36 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
             });
           },
         );
+        await t.step(
+          "the model registry: list with the key, retrain, activate an older model",
+          async () => {
+            await onPage(`${base}/models`, async (page) => {
+              await page.click('[data-act="list"]');
+              await page.fill('[data-key-form] input[name="api-key"]', API_KEY);
+              await page.click('[data-key-form] button[type="submit"]');
+              await page.waitForSelector('[data-models] tr[data-active="true"]');
+              await page.click('[data-act="retrain"]');
+              await page.waitForSelector("[data-registry-notice]");
+              // The trainer fits and activates a second model; refresh until it is listed.
+              await waitFor("a second model", async () => {
+                await page.click('[data-act="list"]');
+                await page.waitForTimeout(300);
+                return (await page.$$("[data-models] tbody tr")).length >= 2;
+              }, 60_000);
+              const older = await page.getAttribute(
+                '[data-models] tr[data-active="false"]',
+                "data-model",
+              );
+              await page.click(`[data-models] tr[data-model="${older}"] [data-act="activate"]`);
+              await page.waitForSelector(
+                `[data-models] tr[data-model="${older}"][data-active="true"]`,
+              );
+              const info = await (await fetch(`${base}/api/v1/model-info`)).json();
+              assert.equal(info.model_id, older);
+              await screenshot(page, "models", "models");
+            });
+          },
+        );
       } finally {
         await browser?.close();
         await sentinel.stop();

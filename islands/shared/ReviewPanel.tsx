@@ -8,11 +8,8 @@
  * @module
  */
 import { useState } from "preact/hooks";
-import { apiJson } from "./api.ts";
+import { KeyForm, useApiKey, withBearer } from "./apiKey.tsx";
 import { fmtDateTime } from "./format.ts";
-
-/** Where the key lives for the session. */
-export const KEY_STORAGE = "sentinel-api-key";
 
 /** An incident's review as the API returns it. */
 export interface Review {
@@ -36,47 +33,28 @@ export interface ReviewPanelProps {
 
 const MUTES = [15, 60, 360] as const;
 
-function storedKey(): string | null {
-  try {
-    return sessionStorage.getItem(KEY_STORAGE);
-  } catch {
-    return null;
-  }
-}
-
 /** The panel. */
 export function ReviewPanel(p: ReviewPanelProps) {
   const [review, setReview] = useState(p.review);
   const [mutedUntil, setMutedUntil] = useState(p.mutedUntil);
-  const [asking, setAsking] = useState<(() => Promise<void>) | null>(null);
-  const [keyInput, setKeyInput] = useState("");
+  const key = useApiKey();
   const [problem, setProblem] = useState<string | null>(null);
 
-  /** Runs `call` with the key, asking for it first when this session has none. */
-  const withKey = (call: (key: string) => Promise<boolean>) => {
-    const run = async () => {
-      const key = storedKey();
-      if (!key) {
-        setAsking(() => run);
-        return;
-      }
+  /** Runs `call` with the key (asked for first when this tab has none). */
+  const withKey = (call: (key: string) => Promise<boolean>) =>
+    key.run(async (k) => {
       setProblem(null);
-      await call(key);
-    };
-    run();
-  };
-
-  const send = async <T,>(key: string, path: string, method: string, body?: unknown) => {
-    const r = await apiJson<T>(path, {
-      method,
-      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      await call(k);
     });
+
+  const send = async <T,>(k: string, path: string, method: string, body?: unknown) => {
+    const r = await withBearer<T>(k, path, method, body);
     if (!r.ok) {
-      if (r.status === 401) {
-        sessionStorage.removeItem(KEY_STORAGE);
-        setProblem("The API key was refused; enter it again.");
-      } else setProblem(`${r.error}${r.detail ? `: ${r.detail}` : ""}`);
+      setProblem(
+        r.status === 401
+          ? "The API key was refused; enter it again."
+          : `${r.error}${r.detail ? `: ${r.detail}` : ""}`,
+      );
       return null;
     }
     return r.value;
@@ -84,19 +62,19 @@ export function ReviewPanel(p: ReviewPanelProps) {
 
   const reviewPath = `/incidents/${encodeURIComponent(p.incidentId)}/review`;
   const update = (body: Record<string, unknown>) =>
-    withKey(async (key) => {
-      const r = await send<Review>(key, reviewPath, "POST", body);
+    withKey(async (k) => {
+      const r = await send<Review>(k, reviewPath, "POST", body);
       if (r) setReview(r);
       return r !== null;
     });
   const mute = (minutes: number | null) =>
-    withKey(async (key) => {
+    withKey(async (k) => {
       if (minutes === null) {
-        const r = await send(key, `/mutes/${p.symbol}`, "DELETE");
+        const r = await send(k, `/mutes/${p.symbol}`, "DELETE");
         if (r) setMutedUntil(null);
         return r !== null;
       }
-      const r = await send<{ until_ms: number }>(key, "/mutes", "POST", {
+      const r = await send<{ until_ms: number }>(k, "/mutes", "POST", {
         symbol: p.symbol,
         minutes,
       });
@@ -168,36 +146,7 @@ export function ReviewPanel(p: ReviewPanelProps) {
             Reviewing is disabled: set SENTINEL_API_KEY on the server to enable it.
           </p>
         )}
-      {asking
-        ? (
-          <form
-            class="controls"
-            data-key-form
-            onSubmit={(e) => {
-              e.preventDefault();
-              if (keyInput.length === 0) return;
-              sessionStorage.setItem(KEY_STORAGE, keyInput);
-              setKeyInput("");
-              const next = asking;
-              setAsking(null);
-              next();
-            }}
-          >
-            <label>
-              API key
-              <input
-                type="password"
-                name="api-key"
-                autocomplete="off"
-                value={keyInput}
-                onInput={(e) => setKeyInput((e.currentTarget as HTMLInputElement).value)}
-              />
-            </label>
-            <button type="submit">Use for this session</button>
-            <span class="muted small">kept in this tab's session only, never saved</span>
-          </form>
-        )
-        : null}
+      {key.asking ? <KeyForm onKey={key.submit} /> : null}
       {problem ? <p class="notice bad" data-review-problem>{problem}</p> : null}
     </section>
   );
