@@ -33,6 +33,7 @@ const PAGES = [
   { path: "/incidents", name: "incidents" },
   { path: "/analytics", name: "analytics" },
   { path: "/manual", name: "manual" },
+  { path: "/models", name: "models" },
 ] as const;
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 740 };
