@@ -130,6 +130,10 @@ Deno.test("seed contract: every seed path on a running Sentinel with a model", a
     }
 
     // /stats: rates in percent (2 decimals), per_symbol with count/anomalies/rate/avg_score.
+    // Manual tests (the /predict calls above) are not counted: wait for the stream's own anomalies.
+    await waitFor("a flagged anomaly of the stream", async () => {
+      return (await get(base, "/stats")).body.total_anomalies > 0;
+    }, 60_000);
     const stats = await get(base, "/stats");
     assert.equal(stats.status, 200);
     assertContract("stats", stats.body);
