@@ -101,7 +101,9 @@ Deno.test({
         const entries = (await s.store.outboxEntries(500)).map((e) => e.entry);
         return entries.length >= 3 && entries.some((e) => e.attempts >= 2) ? entries : null;
       }, 60_000);
-      assert.ok(queued.every((e) => !seenBefore.has(e.id)));
+      // Mostly new ones; one the receiver took but could not acknowledge as it went down may be
+      // queued again (at least once).
+      assert.ok(queued.filter((e) => !seenBefore.has(e.id)).length >= 2);
       assert.ok(queued.some((e) => e.last_error !== null));
       const status = createApp(testWebContext(s.store, config));
       const sys = await (await status.request("/api/v1/system-status")).json();
