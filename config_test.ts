@@ -185,6 +185,8 @@ Deno.test("config: detection v2 variables — MODEL, ALERT_BUDGET, INCIDENT_GAP_
   assert.match(errorOf({ ALERT_BUDGET: "0" }).message, /ALERT_BUDGET/);
   assert.match(errorOf({ INCIDENT_GAP_SECONDS: "-1" }).message, /INCIDENT_GAP_SECONDS/);
   assert.match(errorOf({ TRAIN_SECONDS: "1.5" }).message, /TRAIN_SECONDS/);
+});
+
 Deno.test("config: Kafka TLS and SASL settings parse into one security object", () => {
   const c = parseConfig({
     KAFKA_BROKERS: "kafka.example.com:9093",
