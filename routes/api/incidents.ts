@@ -43,18 +43,20 @@ export const IncidentSchema = z.object({
   model_id: z.string(),
 }).meta({ id: "Incident" });
 
+/**
+ * Epoch milliseconds, or an ISO-8601 UTC/offset time. The pattern is in the
+ * OpenAPI document, so every string a client builds from it is accepted
+ * (V8's parser takes any day 01–31 of any month).
+ */
+const TIME_PATTERN =
+  /^(\d{1,15}|\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,3})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d))$/;
 const time = (name: string) =>
-  z.string().optional().transform((s, ctx): number | undefined => {
+  z.string().regex(TIME_PATTERN, {
+    message: `${name} must be epoch milliseconds or an ISO-8601 time like 2024-01-01T00:00:00Z`,
+  }).optional().transform((s): number | undefined => {
     if (s === undefined) return undefined;
-    const ms = /^\d{1,16}$/.test(s) ? Number(s) : Date.parse(s);
-    if (!Number.isFinite(ms)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${name} must be epoch milliseconds or an ISO-8601 time`,
-      });
-      return z.NEVER;
-    }
-    return ms;
+    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+    return Number.isFinite(ms) ? Math.max(0, ms) : 0;
   }).meta({ description: `${name}: epoch ms or ISO-8601`, example: "2024-01-01T00:00:00Z" });
 
 const ListQuery = z.object({
@@ -68,7 +70,7 @@ const ListQuery = z.object({
   }).min(1, { message: "limit must be an integer between 1 and 500" }).max(500, {
     message: "limit must be an integer between 1 and 500",
   }).default(50),
-  cursor: z.string().max(200).regex(/^\d{1,16}~.{1,150}$/, {
+  cursor: z.string().max(200).regex(/^\d{1,16}~[A-Za-z0-9:-]{1,150}$/, {
     message: "cursor is the next_cursor of a previous page",
   })
     .optional(),
@@ -123,6 +125,10 @@ const oneRoute = createRoute({
     200: { description: "the incident", content: { "application/json": { schema: OneResponse } } },
     404: {
       description: "no such incident",
+      content: { "application/json": { schema: ErrorBody } },
+    },
+    422: {
+      description: "a malformed id",
       content: { "application/json": { schema: ErrorBody } },
     },
   },
