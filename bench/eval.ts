@@ -473,7 +473,8 @@ export async function runEvaluation(
   const type: (AnomalyType | null)[] = [];
   let labelled = true;
   let firstTs: number | null = null, lastTs = -Infinity;
-  let trainEnd: number | null = o.file === null ? SIMULATED_START_MS + trainMs : null;
+  // From the first event's whole second, simulated or recorded alike (see below).
+  let trainEnd: number | null = null;
   let trained = false, events = 0, trainEvents = 0;
   const testSpan = new Map<string, [number, number]>();
   let trainT = 0;
@@ -482,7 +483,11 @@ export async function runEvaluation(
     const t = eventTimeMs(e);
     events++;
     firstTs ??= t;
-    trainEnd ??= t + trainMs;
+    // The training period starts at the first event's whole second, so a
+    // simulated stream written to a file (a realistic profile's first trade
+    // falls some time after the start) is cut exactly where the in-memory run
+    // cuts it; on the seed profile the first event is at the start itself.
+    trainEnd ??= Math.floor(t / 1000) * 1000 + trainMs;
     if (t > lastTs) lastTs = t;
     // Once the models are trained, everything is test (a late event cannot join the training).
     const test = trained || t >= trainEnd;

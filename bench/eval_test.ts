@@ -155,7 +155,7 @@ Deno.test("eval: a recorded JSONL file gives the simulated run's figures; unlabe
     const r = await runEvaluation({ ...OPTS, file: labelled });
     assert.equal(r.stream.kind, "file");
     assert.equal(r.stream.labelled, true);
-    for (const name of ["sentinel", "seed_baseline"]) {
+    for (const name of ["sentinel", "seed_baseline", "sentinel_v2", "robust_rule"]) {
       const a = r.detectors.find((d) => d.detector === name)!, b = byName(name);
       assert.deepEqual(a.report!.detection, b.report!.detection, name);
       assert.deepEqual(a.report!.event_level, b.report!.event_level, name);
@@ -296,4 +296,40 @@ Deno.test("eval: Sentinel v2's alerts are those of the live stages, computed dir
   const cal = fitRobustCalibration(train, { budget: 1 });
   const alerts = feats.filter((f) => judge(cal, "BTC-USDT", f).alert).length;
   assert.equal(byName("sentinel_v2").alerts, alerts);
+});
+
+Deno.test("eval: a realistic-profile stream written to JSONL evaluates as the in-memory stream", async () => {
+  const { simulateEvents } = await import("../ingest/simulate.ts");
+  const o: EvalOptions = { ...OPTS, profile: "realistic", hours: 1, trainHours: 0.5, seed: 3 };
+  const dir = await Deno.makeTempDir({ prefix: "sentinel-eval-" });
+  try {
+    const file = `${dir}/realistic.jsonl`;
+    const lines = [];
+    for (
+      const e of simulateEvents({
+        profile: "realistic",
+        seed: 3,
+        symbols: o.symbols,
+        startMs: SIMULATED_START_MS,
+        endMs: SIMULATED_START_MS + 3_600_000,
+        anomalyProbability: o.anomalyProbability,
+      })
+    ) lines.push(JSON.stringify(e));
+    await Deno.writeTextFile(file, lines.join("\n") + "\n");
+    const mem = await runEvaluation(o);
+    const fromFile = await runEvaluation({ ...o, file });
+    assert.equal(fromFile.stream.test_events, mem.stream.test_events);
+    assert.deepEqual(fromFile.stream.injected, mem.stream.injected);
+    for (const name of ["sentinel_v2", "robust_rule", "sentinel"]) {
+      const a = fromFile.detectors.find((d) => d.detector === name)!;
+      const b = mem.detectors.find((d) => d.detector === name)!;
+      assert.equal(a.alerts, b.alerts, name);
+      assert.deepEqual(a.report!.detection, b.report!.detection, name);
+      assert.deepEqual(a.report!.event_level, b.report!.event_level, name);
+      assert.deepEqual(fromFile.episodes![name], mem.episodes![name], name);
+      assert.equal(fromFile.incidents![name].incidents, mem.incidents![name].incidents, name);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

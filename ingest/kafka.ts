@@ -318,6 +318,12 @@ function isPermanent(e: unknown): boolean {
   return root.retriable === false && !TRANSIENT_NON_RETRIABLE.has(root.name);
 }
 
+const COORDINATOR_MOVING = new Set([
+  "NOT_COORDINATOR_FOR_GROUP",
+  "GROUP_COORDINATOR_NOT_AVAILABLE",
+  "GROUP_LOAD_IN_PROGRESS",
+]);
+
 const REBALANCE_TYPES = new Set([
   "REBALANCE_IN_PROGRESS",
   "NOT_COORDINATOR_FOR_GROUP",
@@ -1050,9 +1056,23 @@ export async function consumerLag(
   groupId: string,
 ): Promise<Record<number, number>> {
   return await withAdmin(settings, async (admin) => {
+    // Right after a group (re)joins, its coordinator may still be loading or
+    // moving: kafkajs surfaces that as a non-retried "not the correct
+    // coordinator". A few short retries, then the error as it is.
+    const fetchCommitted = async () => {
+      for (let attempt = 0;; attempt++) {
+        try {
+          return await admin.fetchOffsets({ groupId, topics: [settings.topic] });
+        } catch (e) {
+          const type = e instanceof Error ? (rootCause(e) as { type?: string }).type ?? "" : "";
+          if (attempt >= 5 || !COORDINATOR_MOVING.has(type)) throw e;
+          await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+        }
+      }
+    };
     const [ends, committed] = await Promise.all([
       admin.fetchTopicOffsets(settings.topic),
-      admin.fetchOffsets({ groupId, topics: [settings.topic] }),
+      fetchCommitted(),
     ]);
     const committedOf = new Map<number, number>();
     for (const p of committed.find((t) => t.topic === settings.topic)?.partitions ?? []) {

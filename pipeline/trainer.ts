@@ -263,16 +263,24 @@ export class Trainer {
 
 function summary(b: Bundle): string {
   const r = b.training.report;
-  if (r.kind === "holdout") {
-    const h = r.holdout;
-    const f = (x: number | null) => x === null ? "n/a" : x.toFixed(3);
-    return `${b.training.rows} rows, holdout precision ${f(h.anomaly.precision)} recall ${
-      f(h.anomaly.recall)
-    } F1 ${f(h.anomaly.f1)} ROC-AUC ${f(h.roc_auc)}`;
-  }
-  return `${b.training.rows} rows (unlabelled), flagged share ${
-    r.train_scores.flagged_share.toFixed(4)
-  }`;
+  const f = (x: number | null) => x === null ? "n/a" : x.toFixed(3);
+  const forest = r.kind === "holdout"
+    ? `${b.training.rows} rows; the forest (POST /predict${
+      b.detection ? "" : ", live verdicts"
+    }): holdout precision ${f(r.holdout.anomaly.precision)} recall ${
+      f(r.holdout.anomaly.recall)
+    } F1 ${f(r.holdout.anomaly.f1)} ROC-AUC ${f(r.holdout.roc_auc)}`
+    : `${b.training.rows} rows (unlabelled); the forest's flagged share ${
+      r.train_scores.flagged_share.toFixed(4)
+    }`;
+  if (!b.detection) return forest;
+  const d = b.detection;
+  const symbols = Object.values(d.calibration.symbols);
+  const pooled = symbols.filter((s) => s.pooled).length;
+  return `detection v2 (MODEL=${d.model}) calibrated for ${symbols.length} symbol(s) to ` +
+    `${d.budget} false incident(s) per symbol-hour` +
+    (pooled ? ` (${pooled} on pooled tails: too few training seconds of their own)` : "") +
+    `; ${forest}`;
 }
 
 function fitInWorker(rows: FeatureRow[], opts: TrainOptions): Promise<Bundle> {

@@ -129,21 +129,25 @@ const flag = z.enum(["true", "false", "1", "0"]).transform((s) => s === "true" |
 
 /** `GET /export.csv`'s query. */
 /**
- * A query parameter holding a time: epoch milliseconds or an ISO-8601 date,
- * parsed to epoch ms (a clear 422 naming the parameter otherwise).
+ * Epoch milliseconds, or an ISO-8601 UTC/offset time. The pattern is in the
+ * OpenAPI document, so every string a client builds from it is accepted
+ * (V8's parser takes any day 01–31 of any month).
+ */
+const TIME_PATTERN =
+  /^(\d{1,15}|\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,3})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d))$/;
+
+/**
+ * A query parameter holding a time: epoch milliseconds or an ISO-8601 time,
+ * parsed to epoch ms (a 422 naming the parameter otherwise). Shared by
+ * `/incidents` and `/export.csv`.
  */
 export const timeParam = (name: string) =>
-  z.string().optional().transform((s, ctx): number | undefined => {
+  z.string().regex(TIME_PATTERN, {
+    message: `${name} must be epoch milliseconds or an ISO-8601 time like 2024-01-01T00:00:00Z`,
+  }).optional().transform((s): number | undefined => {
     if (s === undefined) return undefined;
-    const ms = /^\d{1,16}$/.test(s) ? Number(s) : Date.parse(s);
-    if (!Number.isFinite(ms)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${name} must be epoch milliseconds or an ISO-8601 time`,
-      });
-      return z.NEVER;
-    }
-    return ms;
+    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+    return Number.isFinite(ms) ? Math.max(0, ms) : 0;
   }).meta({ description: `${name}: epoch ms or ISO-8601`, example: "2024-01-01T00:00:00Z" });
 
 export const ExportQuery = z.object({

@@ -479,7 +479,11 @@ export class Store {
     limit: number;
     before?: { startMs: number; id: string } | null;
   }): Promise<{ incidents: Incident[]; next: { startMs: number; id: string } | null }> {
-    const start: Deno.KvKey = [...keys.incidentPrefix, q.fromMs ?? 0];
+    const fromMs = q.fromMs ?? 0;
+    // A cursor (or `to`) before `from` selects nothing (and KV refuses an end key before the start).
+    if (q.before && q.before.startMs < fromMs) return { incidents: [], next: null };
+    if (q.toMs !== undefined && q.toMs < fromMs) return { incidents: [], next: null };
+    const start: Deno.KvKey = [...keys.incidentPrefix, fromMs];
     const end: Deno.KvKey = q.before
       ? keys.incident(q.before.startMs, q.before.id)
       : [...keys.incidentPrefix, (q.toMs ?? Number.MAX_SAFE_INTEGER) + 1];

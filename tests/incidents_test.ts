@@ -109,7 +109,21 @@ Deno.test("incidents: the embedded pipeline groups alerts into incidents in KV, 
     assert.ok(
       detail.trades.some((t: { is_anomaly: boolean; driver?: string }) => t.is_anomaly && t.driver),
     );
+    // Empty selections answer an empty page, not an error (a cursor or `to` before `from`).
+    for (
+      const q of [
+        "from=2024-01-01T00:00:00Z&to=2023-01-01T00:00:00Z",
+        `from=${starts[0]}&cursor=0~0`,
+      ]
+    ) {
+      const res = await app.request(`/incidents?${q}`);
+      assert.equal(res.status, 200, q);
+      assert.equal((await res.json()).count, 0, q);
+    }
     // Errors.
+    assert.equal((await app.request("/incidents?to=")).status, 422);
+    assert.equal((await app.request("/incidents?from=yesterday")).status, 422);
+    assert.equal((await app.request(`/incidents/${"0".repeat(300)}`)).status, 422);
     assert.equal((await app.request("/incidents/BTC-USDT:1")).status, 404);
     const bad = await app.request("/incidents?type=meltdown");
     assert.equal(bad.status, 422);

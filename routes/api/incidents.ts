@@ -54,7 +54,7 @@ const ListQuery = z.object({
   }).min(1, { message: "limit must be an integer between 1 and 500" }).max(500, {
     message: "limit must be an integer between 1 and 500",
   }).default(50),
-  cursor: z.string().max(200).regex(/^\d{1,16}~.{1,150}$/, {
+  cursor: z.string().max(200).regex(/^\d{1,16}~[A-Za-z0-9:-]{1,150}$/, {
     message: "cursor is the next_cursor of a previous page",
   })
     .optional(),
@@ -109,6 +109,10 @@ const oneRoute = createRoute({
     200: { description: "the incident", content: { "application/json": { schema: OneResponse } } },
     404: {
       description: "no such incident",
+      content: { "application/json": { schema: ErrorBody } },
+    },
+    422: {
+      description: "a malformed id",
       content: { "application/json": { schema: ErrorBody } },
     },
   },

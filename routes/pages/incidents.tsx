@@ -89,7 +89,8 @@ export const incidentPage: DashboardPage<IncidentPageData> = {
       pc.json<{ mutes: { symbol: string; until_ms: number }[] }>("/mutes"),
     ]);
     if (!r.ok) {
-      if (r.status === 404) return { id, view: null };
+      // Not kept, or not an incident id at all (422): the page says so.
+      if (r.status === 404 || r.status === 422) return { id, view: null };
       throw new Error(`/incidents/${id}: ${r.error}`);
     }
     return {
