@@ -131,6 +131,10 @@ Deno.test("incident pages: a browser gets the page, an API client the JSON, at t
     assert.equal(missing.status, 200);
     assert.match(await missing.text(), /data-missing/);
     assert.equal((await request("/incidents/ETH-USDT:1", { headers: {} })).status, 404);
+    // Not an incident id at all: the page says so too (the API answers 422).
+    const bad = await request("/incidents/not-an-id");
+    assert.equal(bad.status, 200);
+    assert.match(await bad.text(), /data-missing/);
   });
 });
 
