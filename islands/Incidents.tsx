@@ -9,6 +9,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { apiJson } from "./shared/api.ts";
+import type { Review } from "./shared/ReviewPanel.tsx";
 import { fmtDateTime, fmtDuration, fmtInt, fmtNum, fmtPct, fmtPrice } from "./shared/format.ts";
 import {
   countByType,
@@ -29,6 +30,8 @@ export interface IncidentsProps {
   filters: IncidentFilters;
   /** the filtered incidents, newest first */
   incidents: Incident[];
+  /** analysts' reviews of the listed incidents, by id */
+  reviews: Record<string, Review>;
   /** per type, over the other filters (symbol, status, range) */
   counts: Record<string, number>;
   /** the most incidents fetched per view */
@@ -41,7 +44,17 @@ export interface IncidentsProps {
   problem: string | null;
 }
 
-function Row(p: { inc: Incident; nowMs: number }) {
+function reviewLabel(r: Review | undefined): string {
+  if (!r) return "–";
+  const verdict = r.verdict === "true_positive"
+    ? "true positive"
+    : r.verdict === "false_positive"
+    ? "false positive"
+    : "";
+  return [r.acknowledged ? "acknowledged" : "", verdict].filter(Boolean).join(", ") || "–";
+}
+
+function Row(p: { inc: Incident; nowMs: number; review?: Review }) {
   const i = p.inc;
   const move = peakMove(i);
   return (
@@ -60,6 +73,9 @@ function Row(p: { inc: Incident; nowMs: number }) {
       <td class="num">{move === null ? "–" : `${move > 0 ? "+" : ""}${fmtPct(move, 1)}`}</td>
       <td class="num">{fmtInt(i.alerts)}</td>
       <td>{mainDriver(i.drivers) ?? "–"}</td>
+      <td data-review={p.review?.verdict ?? (p.review?.acknowledged ? "acknowledged" : "")}>
+        {reviewLabel(p.review)}
+      </td>
     </tr>
   );
 }
@@ -67,6 +83,7 @@ function Row(p: { inc: Incident; nowMs: number }) {
 /** The incident list. */
 export default function Incidents(props: IncidentsProps) {
   const [list, setList] = useState(props.incidents);
+  const [reviews, setReviews] = useState(props.reviews);
   const [counts, setCounts] = useState(props.counts);
   const [now, setNow] = useState(props.nowMs);
   const [problem, setProblem] = useState(props.problem);
@@ -78,7 +95,9 @@ export default function Incidents(props: IncidentsProps) {
     const tick = async () => {
       const t = Date.now();
       const [one, all] = await Promise.all([
-        apiJson<{ incidents: Incident[] }>(`/incidents?${incidentApiQuery(f, t, props.limit)}`),
+        apiJson<{ incidents: Incident[]; reviews: Record<string, Review> }>(
+          `/incidents?${incidentApiQuery(f, t, props.limit)}`,
+        ),
         apiJson<{ incidents: Incident[] }>(
           `/incidents?${incidentApiQuery(f, t, props.limit, false)}`,
         ),
@@ -86,6 +105,7 @@ export default function Incidents(props: IncidentsProps) {
       if (stop) return;
       if (one.ok && all.ok) {
         setList(one.value.incidents);
+        setReviews(one.value.reviews ?? {});
         setCounts(countByType(all.value.incidents));
         setNow(t);
         setProblem(null);
@@ -191,10 +211,11 @@ export default function Incidents(props: IncidentsProps) {
                     <th class="num">move</th>
                     <th class="num">alerts</th>
                     <th>main driver</th>
+                    <th>review</th>
                   </tr>
                 </thead>
                 <tbody>
-                  {list.map((i) => <Row key={i.id} inc={i} nowMs={now} />)}
+                  {list.map((i) => <Row key={i.id} inc={i} nowMs={now} review={reviews[i.id]} />)}
                 </tbody>
               </table>
             </div>

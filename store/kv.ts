@@ -613,6 +613,20 @@ export class Store {
     return (await this.kv.get<IncidentReview>(keys.review(incidentId))).value;
   }
 
+  /**
+   * The reviews of `ids` that exist, by incident id. Reviews are few (an
+   * analyst writes each), so one list of them all beats a read per id.
+   */
+  async reviewsOf(ids: readonly string[]): Promise<Record<string, IncidentReview>> {
+    const want = new Set(ids);
+    const out: Record<string, IncidentReview> = {};
+    if (want.size === 0) return out;
+    for await (const e of this.kv.list<IncidentReview>({ prefix: ["review"] })) {
+      if (want.has(e.value.incident_id)) out[e.value.incident_id] = e.value;
+    }
+    return out;
+  }
+
   /** Stores a review (kept for the retention, like incidents). */
   async setReview(r: IncidentReview): Promise<void> {
     await this.kv.set(keys.review(r.incident_id), r, { expireIn: this.retentionMs });

@@ -199,6 +199,12 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
               await page.selectOption("[data-view]", "line");
               await page.mouse.move(b.x + b.width * 0.5, b.y + b.height * 0.4);
               await screenshot(page, "incident", "incident");
+              // The list shows the review.
+              await openPage(page, `${base}/incidents?status=closed&type=${inc.type}`);
+              assert.equal(
+                await page.getAttribute(`[data-incident="${inc.id}"] [data-review]`, "data-review"),
+                "false_positive",
+              );
             });
           },
         );

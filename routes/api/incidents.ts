@@ -11,6 +11,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { INCIDENT_TYPES } from "../../model/incidents.ts";
 import type { WebContext } from "../context.ts";
 import { errorJson } from "./errors.ts";
+import { ReviewSchema } from "./reviews.ts";
 import { ErrorBody, Prediction, SymbolParam, timeParam as time } from "../schemas.ts";
 
 /** Trades shown around an incident, before its start and after its end. */
@@ -65,6 +66,9 @@ const ListResponse = z.object({
   incidents: z.array(IncidentSchema),
   next_cursor: z.string().nullable().meta({
     description: "pass as `cursor` for the next (older) page",
+  }),
+  reviews: z.record(z.string(), ReviewSchema).meta({
+    description: "the analysts' reviews of the listed incidents that have one, by incident id",
   }),
 }).meta({ id: "Incidents" });
 
@@ -140,6 +144,7 @@ export function incidentRoutes(app: OpenAPIHono, ctx: WebContext): void {
       count: incidents.length,
       incidents,
       next_cursor: next ? `${next.startMs}~${next.id}` : null,
+      reviews: await ctx.store.reviewsOf(incidents.map((i) => i.id)),
     }, 200);
   });
 

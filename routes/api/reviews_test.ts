@@ -80,6 +80,11 @@ Deno.test("reviews: acknowledge, mark true/false positive, clear; the API key is
     assert.equal(fp.verdict, "false_positive");
     assert.equal(fp.note, "tick glitch");
     assert.equal((await (await req(path)).json()).verdict, "false_positive");
+    // The list carries the reviews of the incidents it lists.
+    const list = await (await req("/incidents", { headers: { accept: "application/json" } }))
+      .json();
+    assert.equal(list.reviews[INC.id].verdict, "false_positive");
+    assert.equal(list.reviews[INC.id].acknowledged, true);
     assert.equal((await (await req(path, post({ verdict: "none" }))).json()).verdict, null);
     // Bad input names the field.
     const bad = await req(path, post({ verdict: "maybe" }));

@@ -36,7 +36,7 @@ export const incidentsPage: DashboardPage<IncidentsProps> = {
     const filters = parseIncidentFilters(pc.url.searchParams, symbols);
     const now = pc.ctx.now();
     const [list, all] = await Promise.all([
-      pc.json<{ incidents: Incident[] }>(
+      pc.json<{ incidents: Incident[]; reviews: Record<string, Review> }>(
         `/incidents?${incidentApiQuery(filters, now, LIST_LIMIT)}`,
       ),
       pc.json<{ incidents: Incident[] }>(
@@ -48,6 +48,7 @@ export const incidentsPage: DashboardPage<IncidentsProps> = {
       symbols,
       filters,
       incidents: list.ok ? list.value.incidents : [],
+      reviews: list.ok ? list.value.reviews : {},
       counts: countByType(all.ok ? all.value.incidents : []),
       limit: LIST_LIMIT,
       nowMs: now,
