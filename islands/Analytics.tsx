@@ -225,7 +225,14 @@ export default function Analytics(props: AnalyticsProps) {
     const q = filterQuery(filters, filters.limit !== props.limits[0]);
     history.replaceState(null, "", q ? `?${q}` : location.pathname);
     load(filters);
-  }, [filters.symbol, filters.anomaliesOnly, filters.limit, filters.since]);
+  }, [
+    filters.symbol,
+    filters.anomaliesOnly,
+    filters.limit,
+    filters.since,
+    filters.from,
+    filters.to,
+  ]);
 
   const sorted = useMemo(
     () => rows.slice().sort((a, b) => compare(a, b, sort.key) * sort.dir),
@@ -278,8 +285,33 @@ export default function Analytics(props: AnalyticsProps) {
           >
             <option value="">all kept</option>
             {SINCE.map((s) => <option key={s.value} value={s.value}>{s.label}</option>)}
+            <option value="custom">custom (UTC)</option>
           </select>
         </label>
+        {filters.since === "custom"
+          ? (
+            <>
+              <label>
+                from
+                <input
+                  type="datetime-local"
+                  name="from"
+                  value={filters.from ?? ""}
+                  onChange={(e) => set({ from: (e.currentTarget as HTMLInputElement).value })}
+                />
+              </label>
+              <label>
+                to
+                <input
+                  type="datetime-local"
+                  name="to"
+                  value={filters.to ?? ""}
+                  onChange={(e) => set({ to: (e.currentTarget as HTMLInputElement).value })}
+                />
+              </label>
+            </>
+          )
+          : null}
         <label>
           sample
           <select

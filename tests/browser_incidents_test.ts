@@ -276,6 +276,31 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
             });
           },
         );
+        await t.step(
+          "analytics: a custom UTC range from the URL, then the last 15 minutes",
+          async () => {
+            await onPage(
+              `${base}/analytics?from=2000-01-01T00:00Z&to=2000-01-01T01:00Z`,
+              async (page) => {
+                assert.equal(await page.inputValue('input[name="from"]'), "2000-01-01T00:00");
+                assert.equal(await page.inputValue('input[name="to"]'), "2000-01-01T01:00");
+                assert.match(await page.textContent("[data-summary]") ?? "", /^0 predictions/);
+                assert.match(
+                  await page.getAttribute("[data-export]", "href") ?? "",
+                  /from=2000-01-01T00%3A00Z&to=2000-01-01T01%3A00Z/,
+                );
+                await page.selectOption('select[name="since"]', "15m");
+                await page.waitForFunction(() =>
+                  !/^0 predictions/.test(
+                    document.querySelector("[data-summary]")?.textContent ?? "",
+                  )
+                );
+                assert.match(page.url(), /since=15m/);
+                assert.equal(await page.$('input[name="from"]'), null);
+              },
+            );
+          },
+        );
       } finally {
         await browser?.close();
         await sentinel.stop();

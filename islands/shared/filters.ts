@@ -13,9 +13,14 @@ export interface AnalyticsFilters {
   anomaliesOnly: boolean;
   /** sample size: how many of the newest matching predictions */
   limit: number;
-  /** only the last span of time: one of {@linkcode SINCE} ("" for all kept) */
+  /** only the last span of time: one of {@linkcode SINCE} ("" for all kept, "custom": from/to) */
   since: string;
+  /** with `since: "custom"`: UTC start and end as `YYYY-MM-DDTHH:MM` ("" for open) */
+  from?: string;
+  to?: string;
 }
+
+const MINUTE = /^\d{4}-\d\d-\d\dT\d\d:\d\d$/;
 
 /** The time ranges offered, as `/export.csv`'s `since`. */
 export const SINCE = [
@@ -41,7 +46,11 @@ export function filterQuery(f: AnalyticsFilters, withLimit: boolean): string {
   const q = new URLSearchParams();
   if (f.symbol) q.set("symbol", f.symbol);
   if (f.anomaliesOnly) q.set("anomalies_only", "true");
-  if (f.since) q.set("since", f.since);
+  if (f.since === "custom") {
+    // UTC: the API reads the Z; the page's inputs show UTC too.
+    if (f.from) q.set("from", `${f.from}Z`);
+    if (f.to) q.set("to", `${f.to}Z`);
+  } else if (f.since) q.set("since", f.since);
   if (withLimit) q.set("limit", String(f.limit));
   return q.toString();
 }
@@ -66,6 +75,21 @@ export function parseFilters(
   const limit = Number(q.get("limit"));
   const flag = q.get("anomalies_only");
   const since = q.get("since") ?? "";
+  const minute = (name: string) => {
+    const v = (q.get(name) ?? "").replace(/Z$/, "");
+    return MINUTE.test(v) ? v : "";
+  };
+  const from = minute("from"), to = minute("to");
+  if (from || to) {
+    return {
+      since: "custom",
+      from,
+      to,
+      symbol: symbols.includes(q.get("symbol") ?? "") ? q.get("symbol")! : "",
+      anomaliesOnly: flag === "true" || flag === "1",
+      limit: limits.includes(limit) ? limit : limits[0],
+    };
+  }
   return {
     since: SINCE.some((s) => s.value === since) ? since : "",
     symbol: symbols.includes(symbol) ? symbol : "",

@@ -34,3 +34,22 @@ Deno.test("unknown values fall back instead of failing the page", () => {
     true,
   );
 });
+
+Deno.test("a custom time range travels as UTC from/to and comes back as custom", () => {
+  const f = {
+    symbol: "BTC-USDT",
+    anomaliesOnly: false,
+    limit: 500,
+    since: "custom",
+    from: "2026-12-04T18:00",
+    to: "2026-12-04T19:30",
+  };
+  const q = filterQuery(f, false);
+  assert.equal(q, "symbol=BTC-USDT&from=2026-12-04T18%3A00Z&to=2026-12-04T19%3A30Z");
+  assert.deepEqual(parseFilters(new URLSearchParams(q), SYMBOLS, LIMITS), f);
+  // An open end, and garbage ignored.
+  const open = parseFilters(new URLSearchParams("from=2026-12-04T18:00Z&to=soon"), SYMBOLS, LIMITS);
+  assert.equal(open.since, "custom");
+  assert.equal(open.from, "2026-12-04T18:00");
+  assert.equal(open.to, "");
+});
