@@ -394,6 +394,6 @@ export class Processor {
     const detect: DetectState = { incident: this.#tracker.symbolState(symbol) };
     const sc = this.#scorers.get(symbol);
     if (sc && sc.model !== "robust") detect.scorer = sc.toJSON();
-    return { ...this.#engine.symbolState(symbol), detect };
+    return { ...this.#engine.symbolState(symbol, { binary: true }), detect };
   }
 }
