@@ -270,6 +270,7 @@ export class Processor {
       incidents: [...latest.values()],
       rows,
       predictions,
+      predictedRows: predictedIdx,
       counters,
       extra: batch.extra,
     };
