@@ -16,9 +16,14 @@ import {
   encodeVerdicts,
   isVerdictPage,
   MAX_PAGE_RECORDS,
+  packPage,
   type Page,
+  pageOf,
   type VerdictPage,
 } from "./pages.ts";
+
+/** A stored page: packed bytes (now) or a page object (written before packing). */
+type Stored = Page | VerdictPage | Uint8Array;
 import { openKv } from "./open.ts";
 
 const PAGE = MAX_PAGE_RECORDS;
@@ -224,7 +229,7 @@ export class Store {
       const part = b.rows.slice(i, i + PAGE);
       const key = keys.rows(part[0].ts_ms, `${b.pageId}.${i}`);
       rowKeys.push(key);
-      op.set(key, encodeRows(part), { expireIn });
+      op.set(key, packPage(encodeRows(part)), { expireIn });
     }
     if (b.predictedRows && b.predictedRows.length === b.predictions.length) {
       this.#setVerdictPages(op, b.pageId, b.predictions, b.predictedRows, rowKeys);
@@ -246,7 +251,9 @@ export class Store {
     const expireIn = this.retentionMs;
     for (let i = 0; i < preds.length; i += PAGE) {
       const part = preds.slice(i, i + PAGE);
-      op.set(keys.pred(part[0].ts_ms, `${pageId}.${i}`), encodePredictions(part), { expireIn });
+      op.set(keys.pred(part[0].ts_ms, `${pageId}.${i}`), packPage(encodePredictions(part)), {
+        expireIn,
+      });
     }
   }
 
@@ -266,7 +273,7 @@ export class Store {
       const base = first * PAGE;
       const idx = rowIdx.slice(i, end).map((r) => r - base);
       const page = encodeVerdicts(preds.slice(i, end), idx, rowKeys.slice(first, last + 1));
-      op.set(keys.pred(preds[i].ts_ms, `${pageId}.${i}`), page, { expireIn });
+      op.set(keys.pred(preds[i].ts_ms, `${pageId}.${i}`), packPage(page), { expireIn });
     }
   }
 
@@ -276,16 +283,19 @@ export class Store {
    * through `rowCache`). A page whose rows are gone (expired) gives none.
    */
   async #predictionsOf(
-    value: Page | VerdictPage,
+    stored: Stored,
     rowCache: Map<string, Page | null>,
   ): Promise<Prediction[]> {
+    const value = pageOf(stored);
     if (!isVerdictPage(value)) return decodePredictions(value);
     const names = value.rk.map((k) => JSON.stringify(k));
     const missing = value.rk.filter((_, i) => !rowCache.has(names[i]));
     if (missing.length) {
       if (rowCache.size > 16) rowCache.clear();
-      const got = await this.kv.getMany<Page[]>(missing);
-      for (const g of got) rowCache.set(JSON.stringify(g.key), g.value);
+      const got = await this.kv.getMany<Stored[]>(missing);
+      for (const g of got) {
+        rowCache.set(JSON.stringify(g.key), g.value === null ? null : pageOf(g.value) as Page);
+      }
     }
     const pages: Page[] = [];
     for (const name of names) {
@@ -334,7 +344,7 @@ export class Store {
       ? { prefix }
       : { prefix, start: [...prefix, at.firstTs, at.pageId] };
     const rowCache = new Map<string, Page | null>();
-    for await (const e of this.kv.list<Page | VerdictPage>(selector)) {
+    for await (const e of this.kv.list<Stored>(selector)) {
       const firstTs = e.key[e.key.length - 2] as number;
       const pageId = e.key[e.key.length - 1] as string;
       const preds = await this.#predictionsOf(e.value, rowCache);
@@ -357,7 +367,7 @@ export class Store {
   ): AsyncGenerator<{ firstTs: number; pageId: string; predictions: Prediction[]; ids: string[] }> {
     const selector = { prefix: keys.predPrefix, start: [...keys.predPrefix, fromTs] };
     const rowCache = new Map<string, Page | null>();
-    for await (const e of this.kv.list<Page | VerdictPage>(selector)) {
+    for await (const e of this.kv.list<Stored>(selector)) {
       const firstTs = e.key[1] as number;
       const pageId = e.key[2] as string;
       const predictions = await this.#predictionsOf(e.value, rowCache);
@@ -389,7 +399,7 @@ export class Store {
     // partitions: after reaching the limit, read two more pages, then sort.
     let extra = -1;
     for await (
-      const e of this.kv.list<Page | VerdictPage>({ prefix }, { reverse: true, batchSize: 20 })
+      const e of this.kv.list<Stored>({ prefix }, { reverse: true, batchSize: 20 })
     ) {
       const preds = await this.#predictionsOf(e.value, rowCache);
       for (const p of preds) if (!opts.symbol || p.symbol === opts.symbol) out.push(p);
@@ -411,7 +421,7 @@ export class Store {
   ): AsyncGenerator<Prediction[]> {
     const prefix = keys.predPrefix;
     const rowCache = new Map<string, Page | null>();
-    const list = this.kv.list<Page | VerdictPage>({ prefix }, { reverse: opts.reverse ?? false });
+    const list = this.kv.list<Stored>({ prefix }, { reverse: opts.reverse ?? false });
     for await (const e of list) {
       const preds = await this.#predictionsOf(e.value, rowCache);
       const mine = opts.symbol ? preds.filter((p) => p.symbol === opts.symbol) : preds;
@@ -434,7 +444,7 @@ export class Store {
     const start = [...keys.predPrefix, Math.max(0, fromMs - 60_000)];
     const end = [...keys.predPrefix, toMs + 1];
     const rowCache = new Map<string, Page | null>();
-    for await (const e of this.kv.list<Page | VerdictPage>({ start, end }, { batchSize: 20 })) {
+    for await (const e of this.kv.list<Stored>({ start, end }, { batchSize: 20 })) {
       for (const p of await this.#predictionsOf(e.value, rowCache)) {
         if (p.symbol === symbol && p.ts_ms >= fromMs && p.ts_ms <= toMs) out.push(p);
       }
@@ -448,8 +458,8 @@ export class Store {
   async recentRows(maxRows: number): Promise<FeatureRow[]> {
     const pages: FeatureRow[][] = [];
     let n = 0;
-    for await (const e of this.kv.list<Page>({ prefix: keys.rowsPrefix }, { reverse: true })) {
-      const rows = decodeRows(e.value);
+    for await (const e of this.kv.list<Stored>({ prefix: keys.rowsPrefix }, { reverse: true })) {
+      const rows = decodeRows(pageOf(e.value) as Page);
       pages.push(rows);
       n += rows.length;
       if (n >= maxRows) break;

@@ -349,3 +349,131 @@ export function decodeVerdicts(p: VerdictPage, rowPages: readonly Page[]): Predi
   }
   return out;
 }
+
+type Column = readonly [
+  name: string,
+  make:
+    | Float64ArrayConstructor
+    | Uint32ArrayConstructor
+    | Uint16ArrayConstructor
+    | Uint8ArrayConstructor,
+  perRecord: number,
+];
+
+/** Every column a page may have, in their packed order. */
+const COLUMNS: readonly Column[] = [
+  ["ts", Float64Array, 1],
+  ["price", Float64Array, 1],
+  ["volume", Float64Array, 1],
+  ["f", Float64Array, 5],
+  ["trade", Float64Array, 1],
+  ["rf", Float64Array, 4],
+  ["score", Float64Array, 1],
+  ["severity", Float64Array, 1],
+  ["wc", Uint32Array, 1],
+  ["sym", Uint16Array, 1],
+  ["src", Uint16Array, 1],
+  ["drv", Uint16Array, 1],
+  ["model", Uint16Array, 1],
+  ["ri", Uint16Array, 1],
+  ["flags", Uint8Array, 1],
+];
+
+const PACKED = 0x53; // "S"
+
+/**
+ * A page as one `Uint8Array`: a small header (kind, record count, a bitmask
+ * of the columns present, the dictionary, a verdict page's row keys), then
+ * the columns' bytes, each aligned to its element size. The values are the
+ * page's own, bit for bit; what goes away is the V8 serialization's
+ * per-property and per-typed-array overhead (~300 bytes a page), which
+ * dominated live traffic's small batches (docs/decisions.md).
+ */
+export function packPage(p: Page | VerdictPage): Uint8Array {
+  const enc = new TextEncoder();
+  const rec = p as unknown as Record<string, ArrayBufferView | undefined>;
+  let mask = 0;
+  COLUMNS.forEach(([name], i) => {
+    if (rec[name] !== undefined) mask |= 1 << i;
+  });
+  const strings = [...p.dict, ...(isVerdictPage(p) ? p.rk.map((k) => JSON.stringify(k)) : [])]
+    .map((s) => enc.encode(s));
+  let head = 1 + 1 + 4 + 4 + 2 + 1 + 1; // magic, kind, n, mask, dict count, rk count, robust
+  for (const s of strings) head += 4 + s.length;
+  let size = head;
+  for (const [name, make] of COLUMNS) {
+    const col = rec[name];
+    if (col === undefined) continue;
+    size = align(size, make.BYTES_PER_ELEMENT) + col.byteLength;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let o = 0;
+  out[o++] = PACKED;
+  out[o++] = isVerdictPage(p) ? 2 : 1;
+  view.setUint32(o, p.n, true);
+  view.setUint32(o + 4, mask, true);
+  view.setUint16(o + 8, p.dict.length, true);
+  o += 10;
+  out[o++] = isVerdictPage(p) ? p.rk.length : 0;
+  out[o++] = isVerdictPage(p) && p.robust ? 1 : 0;
+  for (const s of strings) {
+    view.setUint32(o, s.length, true);
+    out.set(s, o + 4);
+    o += 4 + s.length;
+  }
+  for (const [name, make] of COLUMNS) {
+    const col = rec[name];
+    if (col === undefined) continue;
+    o = align(o, make.BYTES_PER_ELEMENT);
+    out.set(new Uint8Array(col.buffer, col.byteOffset, col.byteLength), o);
+    o += col.byteLength;
+  }
+  return out;
+}
+
+/** {@linkcode packPage}'s bytes → the page (its columns are views of a copy of the bytes). */
+export function unpackPage(bytes: Uint8Array): Page | VerdictPage {
+  if (bytes[0] !== PACKED) throw new TypeError("not a packed page");
+  const buf = bytes.slice(); // aligned, and independent of the caller's buffer
+  const view = new DataView(buf.buffer);
+  const dec = new TextDecoder();
+  const kind = buf[1];
+  const n = view.getUint32(2, true);
+  const mask = view.getUint32(6, true);
+  const dictCount = view.getUint16(10, true);
+  const rkCount = buf[12];
+  const robust = buf[13] === 1;
+  let o = 14;
+  const strings: string[] = [];
+  for (let i = 0; i < dictCount + rkCount; i++) {
+    const len = view.getUint32(o, true);
+    strings.push(dec.decode(buf.subarray(o + 4, o + 4 + len)));
+    o += 4 + len;
+  }
+  const page: Record<string, unknown> = {
+    v: kind === 2 ? 2 : 1,
+    n,
+    dict: strings.slice(0, dictCount),
+  };
+  if (kind === 2) {
+    page.rk = strings.slice(dictCount).map((s) => JSON.parse(s));
+    page.robust = robust;
+  }
+  COLUMNS.forEach(([name, make, per], i) => {
+    if ((mask & (1 << i)) === 0) return;
+    o = align(o, make.BYTES_PER_ELEMENT);
+    page[name] = new make(buf.buffer, o, n * per);
+    o += n * per * make.BYTES_PER_ELEMENT;
+  });
+  return page as unknown as Page | VerdictPage;
+}
+
+/** A stored page value, packed or not (pages written before packing are objects). */
+export function pageOf(value: Page | VerdictPage | Uint8Array): Page | VerdictPage {
+  return value instanceof Uint8Array ? unpackPage(value) : value;
+}
+
+function align(o: number, k: number): number {
+  return Math.ceil(o / k) * k;
+}
