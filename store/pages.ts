@@ -396,15 +396,20 @@ export function packPage(p: Page | VerdictPage): Uint8Array {
   COLUMNS.forEach(([name], i) => {
     if (rec[name] !== undefined) mask |= 1 << i;
   });
+  // Times and trade ids are integers close to each other: stored as int32 steps from the first.
+  const deltas = DELTA_COLUMNS.map((name) => deltaBase(rec[name] as Float64Array | undefined));
   const strings = [...p.dict, ...(isVerdictPage(p) ? p.rk.map((k) => JSON.stringify(k)) : [])]
     .map((s) => enc.encode(s));
-  let head = 1 + 1 + 4 + 4 + 2 + 1 + 1; // magic, kind, n, mask, dict count, rk count, robust
+  let head = 1 + 1 + 4 + 4 + 2 + 1 + 1 + 1; // magic, kind, n, mask, dict count, rk count, robust, delta bits
+  for (const d of deltas) if (d !== null) head += 8;
   for (const s of strings) head += 4 + s.length;
   let size = head;
   for (const [name, make] of COLUMNS) {
     const col = rec[name];
     if (col === undefined) continue;
-    size = align(size, make.BYTES_PER_ELEMENT) + col.byteLength;
+    const k = DELTA_COLUMNS.indexOf(name);
+    if (k >= 0 && deltas[k] !== null) size = align(size, 4) + 4 * p.n;
+    else size = align(size, make.BYTES_PER_ELEMENT) + col.byteLength;
   }
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
@@ -417,6 +422,12 @@ export function packPage(p: Page | VerdictPage): Uint8Array {
   o += 10;
   out[o++] = isVerdictPage(p) ? p.rk.length : 0;
   out[o++] = isVerdictPage(p) && p.robust ? 1 : 0;
+  out[o++] = deltas.reduce((bits: number, d, k) => d === null ? bits : bits | (1 << k), 0);
+  for (const d of deltas) {
+    if (d === null) continue;
+    view.setFloat64(o, d, true);
+    o += 8;
+  }
   for (const s of strings) {
     view.setUint32(o, s.length, true);
     out.set(s, o + 4);
@@ -425,11 +436,36 @@ export function packPage(p: Page | VerdictPage): Uint8Array {
   for (const [name, make] of COLUMNS) {
     const col = rec[name];
     if (col === undefined) continue;
+    const k = DELTA_COLUMNS.indexOf(name);
+    if (k >= 0 && deltas[k] !== null) {
+      o = align(o, 4);
+      const src = col as Float64Array;
+      for (let i = 0; i < p.n; i++) view.setInt32(o + 4 * i, src[i] - deltas[k]!, true);
+      o += 4 * p.n;
+      continue;
+    }
     o = align(o, make.BYTES_PER_ELEMENT);
     out.set(new Uint8Array(col.buffer, col.byteOffset, col.byteLength), o);
     o += col.byteLength;
   }
   return out;
+}
+
+/** Columns stored as int32 steps from their first value when they can be, exactly. */
+const DELTA_COLUMNS = ["ts", "trade"];
+
+/** The first value when every value is an integer within ±2³¹ of it (null: store as is). */
+function deltaBase(col: Float64Array | undefined): number | null {
+  if (col === undefined || col.length === 0) return null;
+  const base = col[0];
+  if (!Number.isInteger(base)) return null;
+  for (let i = 0; i < col.length; i++) {
+    const d = col[i] - base;
+    if (!Number.isInteger(col[i]) || Object.is(col[i], -0) || d < -0x80000000 || d > 0x7fffffff) {
+      return null;
+    }
+  }
+  return base;
 }
 
 /** {@linkcode packPage}'s bytes → the page (its columns are views of a copy of the bytes). */
@@ -444,7 +480,14 @@ export function unpackPage(bytes: Uint8Array): Page | VerdictPage {
   const dictCount = view.getUint16(10, true);
   const rkCount = buf[12];
   const robust = buf[13] === 1;
-  let o = 14;
+  const deltaBits = buf[14];
+  let o = 15;
+  const bases: (number | null)[] = DELTA_COLUMNS.map((_, k) => {
+    if ((deltaBits & (1 << k)) === 0) return null;
+    const b = view.getFloat64(o, true);
+    o += 8;
+    return b;
+  });
   const strings: string[] = [];
   for (let i = 0; i < dictCount + rkCount; i++) {
     const len = view.getUint32(o, true);
@@ -462,6 +505,16 @@ export function unpackPage(bytes: Uint8Array): Page | VerdictPage {
   }
   COLUMNS.forEach(([name, make, per], i) => {
     if ((mask & (1 << i)) === 0) return;
+    const k = DELTA_COLUMNS.indexOf(name);
+    const base = k >= 0 ? bases[k] : null;
+    if (base !== null) {
+      o = align(o, 4);
+      const col = new Float64Array(n);
+      for (let j = 0; j < n; j++) col[j] = base + view.getInt32(o + 4 * j, true);
+      page[name] = col;
+      o += 4 * n;
+      return;
+    }
     o = align(o, make.BYTES_PER_ELEMENT);
     page[name] = new make(buf.buffer, o, n * per);
     o += n * per * make.BYTES_PER_ELEMENT;
