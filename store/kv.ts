@@ -16,11 +16,10 @@ import {
   encodeVerdicts,
   isVerdictPage,
   MAX_PAGE_RECORDS,
-  packPage,
   type Page,
-  pageOf,
   type VerdictPage,
 } from "./pages.ts";
+import { packPage, pageOf } from "./packed.ts";
 
 /** A stored page: packed bytes (now) or a page object (written before packing). */
 type Stored = Page | VerdictPage | Uint8Array;

@@ -10,11 +10,10 @@ import {
   encodeRows,
   encodeVerdicts,
   MAX_PAGE_RECORDS,
-  packPage,
   type Page,
-  unpackPage,
   type VerdictPage,
 } from "./pages.ts";
+import { packPage, unpackPage } from "./packed.ts";
 
 const SYMBOLS = ["BTC-USDT", "ETH-USDT", "BNB-USDT", "SOL-USDT"];
 
