@@ -19,6 +19,7 @@ import { PipelineMetrics } from "./pipeline/metrics.ts";
 import { ModelHolder } from "./pipeline/models.ts";
 import { Notifier, type NotifierOptions } from "./pipeline/notifier.ts";
 import { Processor } from "./pipeline/processor.ts";
+import { splitBySymbols } from "./pipeline/split.ts";
 import {
   LiveBinanceSource,
   type MarketSource,
@@ -314,6 +315,10 @@ export class Sentinel {
     let offset = (await processor.claim(stream, 0)) ?? 0;
     logger.info(`worker: ${stream} from offset ${offset}`);
     const batchOpts = this.opts.batch ?? { maxSize: 1000, maxWaitMs: 10 };
+    // Pipelined: batch N+1 is computed while batch N commits; commits stay in
+    // order (N+1's offset and states are written only after N's), and a
+    // failed commit drops the in-memory state N+1 advanced (Processor.commit).
+    let committing: Promise<unknown> | null = null;
     try {
       for await (const items of batched(source.events(this.#stop.signal, offset), batchOpts)) {
         const first = items[0].offset ?? offset;
@@ -321,7 +326,8 @@ export class Sentinel {
         const next = last === undefined ? offset + items.length : last + 1;
         // The state after the batch's own last event, not after whatever the source read since.
         const cp = items[items.length - 1].checkpoint ?? source.checkpoint();
-        await processor.process({
+        // A batch touching many symbols commits as consecutive parts (KV's 800 KB atomic limit).
+        const parts = splitBySymbols({
           stream,
           partition: 0,
           firstOffset: first,
@@ -329,10 +335,20 @@ export class Sentinel {
           events: items,
           extra: cp ? [cp] : [],
         });
+        for (const part of parts) {
+          const prepared = await processor.prepare(part);
+          if (committing) await committing;
+          committing = processor.commit(prepared);
+          // handled here so a failure while the next batch computes is not "unhandled"; awaited above
+          committing.catch(() => {});
+        }
         offset = next;
       }
+      if (committing) await committing;
       logger.info(`worker: source ended at offset ${offset}`);
     } catch (e) {
+      // A batch may still be committing (the error came from computing the next): let it land.
+      if (committing) await committing.catch(() => {});
       logger.warn(`worker stopped: ${e instanceof Error ? e.stack : e}`);
       throw e;
     }

@@ -4,12 +4,12 @@
  * on a temporary KV file, with a model active from the first event so every
  * event is scored and persisted.
  *
- *   deno task bench:pipeline                      # throughput (1M events), latency at 5 000 ev/s, Kafka (500k)
- *   deno task bench:pipeline --events=10000000    # the 10-million-event memory run
- *   deno task bench:pipeline --only=throughput|latency|kafka
- *   (the Kafka run needs KAFKA_BROKERS, e.g. $(bash tests/kafka/broker.sh start))
+ *   deno task bench:pipeline --help               # the options
  *
  * Prints progress, then a JSON summary, also written to bench/results/pipeline.json.
+ * The throughput run reports KV bytes per event (the KV files' size over
+ * the events) and its speed against the no-KV ceiling: the same run with a
+ * store whose commit writes nothing, so the gap is what persistence costs.
  *
  * @module
  */
@@ -24,16 +24,67 @@ import { FeatureEngine } from "../features/features.ts";
 import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
 import { trainBundle } from "../model/train.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    events: { type: "string", default: "1000000" },
-    rate: { type: "string", default: "5000" },
-    seconds: { type: "string", default: "20" },
-    "kafka-events": { type: "string", default: "500000" },
-    only: { type: "string" },
-  },
-});
+const HELP = `deno task bench:pipeline [options]
+
+The real Sentinel wiring (source -> features -> scoring -> one KV atomic per
+batch) on a temporary KV file, every event scored and persisted.
+
+Options:
+  --events=N         throughput run: events to process (default 1000000;
+                     10000000 is the memory run)
+  --no-ceiling       skip the no-KV run (same events, commits that write
+                     nothing) whose events/s the KV run is compared with
+  --rate=N           latency run: events/s (default 5000)
+  --seconds=N        latency run: seconds measured after a 2 s warm-up (default 20)
+  --kafka-events=N   Kafka run: events (default 500000; needs KAFKA_BROKERS,
+                     e.g. $(bash tests/kafka/broker.sh start))
+  --live-seconds=N   live run: wall seconds at --live-rate (default 600)
+  --live-rate=N      live run: events/s (default 300)
+  --only=RUN         one run: throughput, latency, kafka or live (live is
+                     only run when asked for)
+  --help             this text
+
+Prints progress on stderr, then a JSON summary on stdout, also written to
+bench/results/pipeline.json (pipeline-RUN.json with --only).`;
+
+let args: {
+  events: string;
+  rate: string;
+  seconds: string;
+  "kafka-events": string;
+  "live-seconds": string;
+  "live-rate": string;
+  only?: string;
+  help?: boolean;
+  "no-ceiling"?: boolean;
+};
+try {
+  args = parseArgs({
+    args: Deno.args,
+    options: {
+      events: { type: "string", default: "1000000" },
+      rate: { type: "string", default: "5000" },
+      seconds: { type: "string", default: "20" },
+      "kafka-events": { type: "string", default: "500000" },
+      "live-seconds": { type: "string", default: "600" },
+      "live-rate": { type: "string", default: "300" },
+      only: { type: "string" },
+      help: { type: "boolean" },
+      "no-ceiling": { type: "boolean" },
+    },
+  }).values;
+} catch (e) {
+  console.error(`${e instanceof Error ? e.message : e}\n\n${HELP}`);
+  Deno.exit(2);
+}
+if (args.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+if (args.only && !["throughput", "latency", "kafka", "live"].includes(args.only)) {
+  console.error(`--only must be throughput, latency, kafka or live, not ${args.only}\n\n${HELP}`);
+  Deno.exit(2);
+}
 
 const SYMBOLS = ["BTC-USDT", "ETH-USDT", "BNB-USDT"];
 
@@ -65,14 +116,33 @@ function fastClock(): Clock {
 
 const mb = (b: number) => Math.round(b / 1048576);
 
-async function throughput(events: number, label: string, env: Record<string, string> = {}) {
+/** Total size of the KV files in `dir` (the database and its write-ahead log). */
+function dirBytes(dir: string): number {
+  return [...Deno.readDirSync(dir)].reduce((a, f) => a + Deno.statSync(`${dir}/${f.name}`).size, 0);
+}
+
+/** Makes every batch commit a no-op for the no-KV ceiling; returns the undo. */
+function withoutKvCommits(): () => void {
+  const original = Store.prototype.commitBatch;
+  Store.prototype.commitBatch = () => Promise.resolve("00000000000000000000");
+  return () => Store.prototype.commitBatch = original;
+}
+
+async function throughput(
+  events: number,
+  label: string,
+  env: Record<string, string> = {},
+  opts: { noKv?: boolean } = {},
+) {
   const dir = await Deno.makeTempDir({ prefix: "sentinel-bench-" });
+  let restore = () => {};
   try {
     const config = await prepare(`${dir}/kv.sqlite`, { EVENT_FREQUENCY_SECONDS: "0.01", ...env });
     const store = await Store.open(config.kvPath, { retentionMs: 86_400_000 });
     const clock = fastClock();
     const source = await SimulatedSource.open(config, store, memoryLogger(), clock);
     store.close();
+    if (opts.noKv) restore = withoutKvCommits();
     const t0 = performance.now();
     const s = await Sentinel.start(config, ["source", "worker"], {
       logger: () => memoryLogger(),
@@ -102,18 +172,63 @@ async function throughput(events: number, label: string, env: Record<string, str
     const preds = s.metrics.predictions.total();
     const rss = Deno.memoryUsage().rss;
     await s.stop();
-    const kvBytes = [...Deno.readDirSync(dir)].reduce(
-      (a, f) => a + Deno.statSync(`${dir}/${f.name}`).size,
-      0,
-    );
+    restore();
+    const kvBytes = dirBytes(dir);
     return {
       events: n,
-      predictions_persisted: preds,
+      predictions_persisted: opts.noKv ? 0 : preds,
       seconds: +seconds.toFixed(2),
       events_per_second: Math.round(n / seconds),
       rss_mb_at_end: mb(rss),
       rss_mb_peak: mb(Math.max(peakRss, rss)),
       kv_file_mb: mb(kvBytes),
+      kv_bytes_per_event: opts.noKv ? null : Math.round(kvBytes / n),
+    };
+  } finally {
+    restore();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * The live run: the simulator in real time at `rate` events/s for `seconds`,
+ * so batches are as small as live traffic makes them; reports KV bytes per
+ * event (what a day of live traffic costs on disk).
+ */
+async function live(rate: number, seconds: number) {
+  const dir = await Deno.makeTempDir({ prefix: "sentinel-bench-" });
+  try {
+    const config = await prepare(`${dir}/kv.sqlite`, {
+      EVENT_FREQUENCY_SECONDS: String(SYMBOLS.length / rate),
+    });
+    const store = await Store.open(config.kvPath, { retentionMs: 86_400_000 });
+    const source = await SimulatedSource.open(config, store, memoryLogger(), systemClock);
+    store.close();
+    const bytes0 = dirBytes(dir);
+    const s = await Sentinel.start(config, ["source", "worker"], {
+      logger: () => memoryLogger(),
+      source,
+      reportEveryMs: 0,
+    });
+    let peakRss = 0;
+    for (let i = 0; i < seconds; i += 10) {
+      await new Promise((r) => setTimeout(r, Math.min(10, seconds - i) * 1000));
+      peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+      console.error(
+        `live: ${Math.min(i + 10, seconds)}/${seconds} s, ${s.metrics.rows.total()} events, ` +
+          `KV ${mb(dirBytes(dir))} MB`,
+      );
+    }
+    const n = s.metrics.rows.total();
+    await s.stop();
+    const kvBytes = dirBytes(dir) - bytes0;
+    return {
+      rate,
+      seconds,
+      events: n,
+      kv_file_mb: mb(kvBytes),
+      kv_bytes_per_event: Math.round(kvBytes / n),
+      rss_mb_peak: mb(peakRss),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -177,7 +292,18 @@ const machine = {
 };
 const result: Record<string, unknown> = { machine, at: new Date().toISOString() };
 if (!args.only || args.only === "throughput") {
-  result.embedded_throughput = await throughput(Number(args.events), "embedded");
+  const kv = await throughput(Number(args.events), "embedded");
+  result.embedded_throughput = kv;
+  if (!args["no-ceiling"]) {
+    const ceiling = await throughput(Number(args.events), "no-KV ceiling", {}, { noKv: true });
+    result.embedded_no_kv_ceiling = ceiling;
+    result.embedded_vs_ceiling = +(kv.events_per_second / ceiling.events_per_second).toFixed(3);
+    console.error(
+      `embedded: ${kv.events_per_second} events/s with everything persisted, ` +
+        `${kv.kv_bytes_per_event} KV bytes/event; no-KV ceiling ${ceiling.events_per_second} ` +
+        `events/s (ratio ${result.embedded_vs_ceiling})`,
+    );
+  }
 }
 if (!args.only || args.only === "kafka") {
   const brokers = Deno.env.get("KAFKA_BROKERS");
@@ -200,6 +326,9 @@ if (!args.only || args.only === "kafka") {
 }
 if (!args.only || args.only === "latency") {
   result.embedded_latency = await latency(Number(args.rate), Number(args.seconds));
+}
+if (args.only === "live") {
+  result.live = await live(Number(args["live-rate"]), Number(args["live-seconds"]));
 }
 const json = JSON.stringify(result, null, 2);
 console.log(json);

@@ -189,12 +189,15 @@ export class FeatureEngine {
 
   /**
    * One symbol's state as plain JSON, for a checkpoint under
-   * `["state", symbol]`; undefined for a symbol never seen.
+   * `["state", symbol]`; undefined for a symbol never seen. With `binary`,
+   * the robust sketches' rings are `Uint16Array`s rather than base64: what
+   * the worker writes to Deno KV with every batch (a typed array is stored
+   * as is, and base64 was most of a checkpoint's cost). Both forms restore.
    */
-  symbolState(symbol: string): FeatureState | undefined {
+  symbolState(symbol: string, opts: { binary?: boolean } = {}): FeatureState | undefined {
     const sym = this.#symbols.get(symbol);
     if (sym === undefined) return undefined;
-    return { ...sym.ring.toJSON(), lastPrice: sym.lastPrice, robust: sym.robust.toJSON() };
+    return { ...sym.ring.toJSON(), lastPrice: sym.lastPrice, robust: sym.robust.toJSON(opts) };
   }
 
   /**

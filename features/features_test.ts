@@ -433,6 +433,25 @@ Deno.test("FeatureEngine: JSON round trip mid-stream gives identical subsequent 
   assert.equal(JSON.stringify(restored), JSON.stringify(straight));
 });
 
+Deno.test("FeatureEngine: the binary symbol state (as Deno KV stores it) restores identical rows", () => {
+  const rng = new Random(78);
+  const events = randomStream(rng, { n: 5000, symbols: THREE, rel: 1e-4, maxStepMs: 30 });
+  const cut = 2777;
+  const straight = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 20 });
+  events.slice(0, cut).forEach((e) => straight.update(e));
+  const restored = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 20 });
+  for (const symbol of straight.symbols()) {
+    const bin = straight.symbolState(symbol, { binary: true })!;
+    assert.ok(bin.robust!.vol.ring instanceof Uint16Array);
+    // structuredClone is the V8 serialization Deno KV uses for values.
+    restored.restoreSymbol(symbol, structuredClone(bin));
+    assert.deepEqual(restored.symbolState(symbol), straight.symbolState(symbol));
+  }
+  const rest = events.slice(cut);
+  const want = rest.map((e) => straight.update(e));
+  assert.deepEqual(rest.map((e) => restored.update(e)), want);
+});
+
 Deno.test("FeatureEngine: state keeps lastPrice and lastSecond, a few KB per symbol", () => {
   const engine = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 20 });
   assert.equal(engine.symbolState("BTC-USDT"), undefined);

@@ -76,3 +76,24 @@ Deno.test("quantiles: empty sketch answers NaN; out-of-range values clamp; bad s
   const bad = SlidingQuantiles.fromJSON({ lo: 0, hi: 1, width: 0.1 }, 10, { ring: "%%%", seen: 3 });
   assert.equal(bad.length, 0);
 });
+
+Deno.test("quantiles: the binary state (a Uint16Array ring) continues bit for bit, wrapped or not", () => {
+  const r = new Random(5);
+  const binning = { lo: -5, hi: 5, width: 0.02 };
+  for (const added of [50, 200, 1037]) {
+    const a = new SlidingQuantiles(binning, 200);
+    for (let i = 0; i < added; i++) a.add(r.normal());
+    const bin = a.toBinary();
+    assert.ok(bin.ring instanceof Uint16Array);
+    assert.equal(bin.ring.length, Math.min(added, 200));
+    // Same bins, oldest first, as the JSON form's base64.
+    const b = SlidingQuantiles.fromJSON(binning, 200, structuredClone(bin));
+    assert.deepEqual(b.toJSON(), a.toJSON());
+    for (let i = 0; i < 300; i++) {
+      const x = r.normal() - 1;
+      a.add(x);
+      b.add(x);
+      for (const q of [0.05, 0.5, 0.95]) assert.equal(a.quantile(q), b.quantile(q));
+    }
+  }
+});

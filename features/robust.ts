@@ -88,7 +88,7 @@ const MIN_DEV_OBS = 50;
 const MIN_VOL_OBS = 100;
 const MIN_FLOW_OBS = 30;
 
-/** Persisted state of one symbol's robust features (plain JSON). */
+/** Persisted state of one symbol's robust features (plain JSON, or with binary sketch rings). */
 export interface RobustState {
   momentMs: number | null;
   momentPrice: number;
@@ -269,8 +269,13 @@ export class RobustSymbol {
     this.#longRef = NaN;
   }
 
-  /** The state as plain JSON. */
-  toJSON(): RobustState {
+  /**
+   * The state as plain JSON; with `binary`, the sketches' rings are
+   * `Uint16Array`s instead of base64 (for Deno KV, which stores typed arrays
+   * compactly; {@linkcode RobustSymbol.fromJSON} reads both).
+   */
+  toJSON(opts: { binary?: boolean } = {}): RobustState {
+    const q = (s: SlidingQuantiles) => opts.binary ? s.toBinary() : s.toJSON();
     return {
       momentMs: this.#momentMs,
       momentPrice: this.#momentPrice,
@@ -282,10 +287,10 @@ export class RobustSymbol {
       longRing: [...this.#long.values],
       tick: Number.isFinite(this.#tick) ? this.#tick : -1,
       spacingMs: Number.isNaN(this.#spacingMs) ? -1 : this.#spacingMs,
-      dev: this.#dev.toJSON(),
-      longDev: this.#longDev.toJSON(),
-      vol: this.#vol.toJSON(),
-      flow: this.#flow.toJSON(),
+      dev: q(this.#dev),
+      longDev: q(this.#longDev),
+      vol: q(this.#vol),
+      flow: q(this.#flow),
     };
   }
 

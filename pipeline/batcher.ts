@@ -3,6 +3,16 @@
  * `maxSize` items or `maxWaitMs` after its first item, whichever comes first,
  * so throughput comes from batching and latency stays bounded at low rates.
  *
+ * Why a pump rather than racing each item against a timer: one `setTimeout`
+ * + `Promise.race` + `clearTimeout` per item cost 16 % of the worker's main
+ * thread at full speed (docs/decisions.md, "Throughput: batcher and
+ * pipelining"). Here a producer loop pulls the source into the forming batch
+ * with no per-item promise of its own, arms one timer per batch, and reads
+ * ahead by at most one full batch while the consumer works on the previous
+ * one. It also yields to the event loop explicitly (a macrotask every
+ * {@linkcode YIELD_EVERY_MS} of busy pulling): a source and a consumer that
+ * never wait for I/O would otherwise starve every timer of the process.
+ *
  * @module
  */
 
@@ -10,6 +20,14 @@
 export interface BatchOptions {
   maxSize: number;
   maxWaitMs: number;
+}
+
+/** The longest the producer pulls without letting timers and I/O run, ms. */
+export const YIELD_EVERY_MS = 20;
+
+/** A macrotask turn: timers and I/O callbacks get to run. */
+function nextTurn(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
 }
 
 /**
@@ -29,47 +47,102 @@ export async function* batched<T>(
   const iter = Symbol.asyncIterator in source
     ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
     : toAsync((source as Iterable<T>)[Symbol.iterator]());
-  let pending: Promise<IteratorResult<T>> | null = null;
+  /** full batches waiting for the consumer (at most one before the producer waits) */
+  const ready: T[][] = [];
   let buf: T[] = [];
-  let deadline = 0;
-  try {
-    while (true) {
-      pending ??= iter.next();
-      let r: IteratorResult<T> | "timeout";
-      if (buf.length === 0) r = await pending;
-      else {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) r = "timeout";
-        else {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const timeout = new Promise<"timeout">((res) => {
-            timer = setTimeout(() => res("timeout"), remaining);
-          });
-          r = await Promise.race([pending, timeout]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let due = false;
+  let ended = false;
+  let failure: { error: unknown } | null = null;
+  let stopped = false;
+  let wakeConsumer: (() => void) | null = null;
+  let wakeProducer: (() => void) | null = null;
+  const signalConsumer = () => {
+    const w = wakeConsumer;
+    wakeConsumer = null;
+    w?.();
+  };
+  const signalProducer = () => {
+    const w = wakeProducer;
+    wakeProducer = null;
+    w?.();
+  };
+  const onDue = () => {
+    timer = undefined;
+    due = true;
+    signalConsumer();
+  };
+
+  const produce = async () => {
+    let lastTurn = performance.now();
+    let k = 0;
+    try {
+      while (!stopped) {
+        const r = await iter.next();
+        if (r.done || stopped) break;
+        buf.push(r.value);
+        if (buf.length === 1) timer = setTimeout(onDue, o.maxWaitMs);
+        if (buf.length >= o.maxSize) {
           clearTimeout(timer);
+          timer = undefined;
+          due = false;
+          ready.push(buf);
+          buf = [];
+          signalConsumer();
+          while (ready.length > 0 && !stopped) {
+            await new Promise<void>((r) => wakeProducer = r);
+          }
+        }
+        if ((++k & 255) === 0 && performance.now() - lastTurn >= YIELD_EVERY_MS) {
+          await nextTurn();
+          lastTurn = performance.now();
         }
       }
-      if (r === "timeout") {
-        const out = buf;
-        buf = [];
-        yield out;
+    } catch (e) {
+      failure = { error: e };
+    } finally {
+      ended = true;
+      signalConsumer();
+    }
+  };
+
+  const take = (): T[] | null => {
+    if (ready.length > 0) {
+      const out = ready.shift()!;
+      signalProducer();
+      return out;
+    }
+    if (buf.length > 0 && (due || ended)) {
+      const out = buf;
+      buf = [];
+      clearTimeout(timer);
+      timer = undefined;
+      due = false;
+      return out;
+    }
+    return null;
+  };
+
+  const producing = produce();
+  try {
+    while (true) {
+      const b = take();
+      if (b) {
+        yield b;
         continue;
       }
-      pending = null;
-      if (r.done) {
-        if (buf.length) yield buf;
+      if (ended) {
+        if (failure) throw (failure as { error: unknown }).error;
         return;
       }
-      if (buf.length === 0) deadline = Date.now() + o.maxWaitMs;
-      buf.push(r.value);
-      if (buf.length >= o.maxSize) {
-        const out = buf;
-        buf = [];
-        yield out;
-      }
+      await new Promise<void>((r) => wakeConsumer = r);
     }
   } finally {
+    stopped = true;
+    clearTimeout(timer);
+    signalProducer();
     await iter.return?.();
+    await producing;
   }
 }
 

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { splitBySymbols } from "./split.ts";
 import type { Config } from "../config.ts";
 import {
   DeadLetters,
@@ -179,7 +180,8 @@ export class KafkaWorker {
     // Dead letters are durable before the offsets that skip them are.
     if (dead.length) await this.#dlq.publish(dead);
     try {
-      await this.processor.process({
+      // A batch touching many symbols commits as consecutive parts (KV's 800 KB atomic limit).
+      const parts = splitBySymbols({
         stream: topic,
         partition,
         firstOffset: records[0].offset,
@@ -187,6 +189,7 @@ export class KafkaWorker {
         events,
         rejected: dead.map((d) => ({ source: "kafka", reason: d.reason })),
       });
+      for (const part of parts) await this.processor.process(part);
     } catch (e) {
       if (e instanceof PartitionLostError) {
         this.logger.warn(`worker: ${e.message}; dropping its state`);

@@ -23,7 +23,7 @@ import {
   type IncidentSymbolState,
   IncidentTracker,
 } from "../model/incidents.ts";
-import { predictionCursors, type Store } from "../store/kv.ts";
+import { type BatchCommit, predictionCursors, type Store } from "../store/kv.ts";
 import type { Hub } from "./hub.ts";
 import { outboxEntries } from "./notifier.ts";
 import type { PipelineMetrics } from "./metrics.ts";
@@ -74,6 +74,26 @@ interface DetectState {
   incident?: IncidentSymbolState;
 }
 
+/**
+ * A batch computed by {@linkcode Processor.prepare} and not yet committed:
+ * what {@linkcode Processor.commit} writes, counts and publishes.
+ */
+export interface PreparedBatch {
+  /** the processor's state epoch it was prepared in */
+  readonly epoch: number;
+  readonly batch: Batch;
+  /** the atomic to commit, but for the fence (read at commit time) */
+  readonly commit: Omit<BatchCommit, "expectOffsetVersion">;
+  readonly result: BatchResult;
+  /** index in `batch.events` of each prediction */
+  readonly predictedIdx: readonly number[];
+  readonly warmup: number;
+  /** whether a model was active */
+  readonly scored: boolean;
+  readonly bySource: ReadonlyMap<string, number>;
+  readonly perSymbol: ReadonlyMap<string, { pred: number; anomaly: number }>;
+}
+
 /** Options of a {@linkcode Processor}. */
 export interface ProcessorOptions {
   store: Store;
@@ -122,6 +142,8 @@ export class Processor {
   readonly #versions = new Map<string, string | null>();
   readonly #o: ProcessorOptions;
   readonly #now: () => number;
+  /** bumped whenever in-memory state is dropped: batches prepared before cannot commit */
+  #epoch = 0;
 
   constructor(o: ProcessorOptions) {
     this.#o = o;
@@ -136,11 +158,17 @@ export class Processor {
 
   /** Forgets every symbol's in-memory state (after a Kafka rebalance): it is reloaded from KV. */
   reset(): void {
+    this.#forgetStates();
+    this.#versions.clear();
+  }
+
+  /** Drops the symbols' in-memory state and invalidates every prepared batch. */
+  #forgetStates(): void {
+    this.#epoch++;
     this.#engine = new FeatureEngine(this.#o);
     this.#scorers.clear();
     this.#tracker.clear();
     this.#loaded.clear();
-    this.#versions.clear();
   }
 
   /**
@@ -176,8 +204,23 @@ export class Processor {
 
   /** Processes one batch; resolves when it is durable and published. */
   async process(batch: Batch): Promise<BatchResult> {
-    const { store, metrics } = this.#o;
+    return await this.commit(await this.prepare(batch));
+  }
+
+  /**
+   * The compute half of {@linkcode Processor.process}: features, scores,
+   * incidents and the batch's commit (window states as they stand after this
+   * batch), with the in-memory state advanced past it. Nothing is durable
+   * yet: pass the result to {@linkcode Processor.commit}, in the order the
+   * batches were prepared. The caller may prepare batch N+1 while batch N
+   * commits (the embedded worker does); if a commit fails, the in-memory
+   * state (which may already include later batches) is dropped and reloaded
+   * from KV, and batches prepared before the failure can no longer commit.
+   */
+  async prepare(batch: Batch): Promise<PreparedBatch> {
+    const epoch = this.#epoch;
     await this.#ensureLoaded(batch.events);
+    if (epoch !== this.#epoch) throw new Error("the processor was reset while loading states");
     const n = batch.events.length;
     const rows: FeatureRow[] = new Array(n);
     const touched = new Set<string>();
@@ -220,12 +263,8 @@ export class Processor {
     for (const [s, c] of perSymbol) {
       counters.push([["pred", s], c.pred], [["anomaly", s], c.anomaly]);
     }
-
     const pageId = `${batch.stream}.${batch.partition}.${batch.firstOffset}`;
-    const t0 = performance.now();
-    const fence = `${batch.stream}\u0000${batch.partition}`;
-    const versionstamp = await store.commitBatch({
-      expectOffsetVersion: this.#versions.get(fence),
+    const commit: Omit<BatchCommit, "expectOffsetVersion"> = {
       stream: batch.stream,
       partition: batch.partition,
       nextOffset: batch.nextOffset,
@@ -235,9 +274,49 @@ export class Processor {
       outbox: outboxEntries(changes, this.#o.webhooks ?? 0, this.#now()),
       rows,
       predictions,
+      predictedRows: predictedIdx,
       counters,
       extra: batch.extra,
-    });
+    };
+    return {
+      epoch,
+      batch,
+      commit,
+      result: { rows, predictions, incidents: changes },
+      predictedIdx,
+      warmup,
+      scored: scorer !== null,
+      bySource,
+      perSymbol,
+    };
+  }
+
+  /**
+   * The durable half of {@linkcode Processor.process}: commits a prepared
+   * batch in one atomic (fenced by the partition's offset version as it is
+   * now, after the batches committed before it), then counts and publishes.
+   */
+  async commit(p: PreparedBatch): Promise<BatchResult> {
+    const { store, metrics } = this.#o;
+    if (p.epoch !== this.#epoch) {
+      throw new Error("batch prepared before a reset or a failed commit: it cannot commit");
+    }
+    const { batch, result: { rows, predictions, incidents: changes }, predictedIdx, warmup } = p;
+    const { bySource, perSymbol } = p;
+    const n = batch.events.length;
+    const t0 = performance.now();
+    const fence = `${batch.stream}\u0000${batch.partition}`;
+    let versionstamp: string;
+    try {
+      versionstamp = await store.commitBatch({
+        ...p.commit,
+        expectOffsetVersion: this.#versions.get(fence),
+      });
+    } catch (e) {
+      // The in-memory state may include batches prepared after this one: drop it.
+      this.#forgetStates();
+      throw e;
+    }
     if (this.#versions.has(fence)) this.#versions.set(fence, versionstamp);
     const committedAt = this.#now();
     if (n > 0) {
@@ -260,12 +339,12 @@ export class Processor {
       }
       metrics.rows.inc({}, n);
       metrics.warmup.inc({}, warmup);
-      if (!scorer) metrics.unscored.inc({}, n - warmup);
+      if (!p.scored) metrics.unscored.inc({}, n - warmup);
       for (const [s, c] of perSymbol) metrics.predictions.inc({ symbol: s }, c.pred);
       for (let j = 0; j < predictions.length; j++) {
-        const p = predictions[j];
-        if (p.is_anomaly) {
-          metrics.anomalies.inc({ symbol: p.symbol, type: p.anomaly_type ?? "none" });
+        const pr = predictions[j];
+        if (pr.is_anomaly) {
+          metrics.anomalies.inc({ symbol: pr.symbol, type: pr.anomaly_type ?? "none" });
         }
         const ms = Math.max(0, committedAt - batch.events[predictedIdx[j]].receivedAt);
         metrics.latency.observe(ms / 1000);
@@ -274,13 +353,13 @@ export class Processor {
     }
     if (predictions.length || changes.length) {
       this.#o.hub?.publish({
-        pageId,
+        pageId: p.commit.pageId,
         predictions,
-        ids: predictionCursors(pageId, predictions),
+        ids: predictionCursors(p.commit.pageId, predictions),
         incidents: changes,
       });
     }
-    return { rows, predictions, incidents: changes };
+    return p.result;
   }
 
   /**
@@ -320,6 +399,6 @@ export class Processor {
     const detect: DetectState = { incident: this.#tracker.symbolState(symbol) };
     const sc = this.#scorers.get(symbol);
     if (sc && sc.model !== "robust") detect.scorer = sc.toJSON();
-    return { ...this.#engine.symbolState(symbol), detect };
+    return { ...this.#engine.symbolState(symbol, { binary: true }), detect };
   }
 }

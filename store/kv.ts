@@ -10,11 +10,19 @@ import { type Bundle, decodeBundleChunks, encodeBundleChunks } from "../model/bu
 import {
   decodePredictions,
   decodeRows,
+  decodeVerdicts,
   encodePredictions,
   encodeRows,
+  encodeVerdicts,
+  isVerdictPage,
   MAX_PAGE_RECORDS,
   type Page,
+  type VerdictPage,
 } from "./pages.ts";
+import { packPage, pageOf } from "./packed.ts";
+
+/** A stored page: packed bytes (now) or a page object (written before packing). */
+type Stored = Page | VerdictPage | Uint8Array;
 import { openKv } from "./open.ts";
 
 const PAGE = MAX_PAGE_RECORDS;
@@ -59,7 +67,11 @@ export const keys = {
   /** A page of predictions (all symbols). */
   pred: (firstTs: number, pageId: string) => ["pred", firstTs, pageId] as const,
   predPrefix: ["pred"] as const,
-  /** A page of one symbol's predictions. */
+  /**
+   * A page of one symbol's predictions: written before predictions were
+   * stored once (a copy of the `pred` pages, which readers filter by symbol
+   * now); no longer written or read, left to expire.
+   */
   predSym: (symbol: string, firstTs: number, pageId: string) =>
     ["pred_sym", symbol, firstTs, pageId] as const,
   predSymPrefix: (symbol: string) => ["pred_sym", symbol] as const,
@@ -170,6 +182,12 @@ export interface BatchCommit {
   states: readonly (readonly [symbol: string, state: unknown])[];
   rows: readonly FeatureRow[];
   predictions: readonly Prediction[];
+  /**
+   * Each prediction's index in `rows` (it is that row's prediction): the
+   * prediction pages then refer to the row pages instead of repeating the
+   * features. Absent: self-contained prediction pages.
+   */
+  predictedRows?: readonly number[];
   /** `Deno.KvU64` increments */
   counters: readonly (readonly [key: readonly string[], n: number])[];
   /** extra sets in the same atomic (e.g. a source's state) */
@@ -264,11 +282,16 @@ export class Store {
     for (const [symbol, state] of b.states) op.set(keys.state(symbol), state);
     op.set(keys.offset(b.stream, b.partition), b.nextOffset);
     const expireIn = this.retentionMs;
+    const rowKeys: Deno.KvKey[] = [];
     for (let i = 0; i < b.rows.length; i += PAGE) {
       const part = b.rows.slice(i, i + PAGE);
-      op.set(keys.rows(part[0].ts_ms, `${b.pageId}.${i}`), encodeRows(part), { expireIn });
+      const key = keys.rows(part[0].ts_ms, `${b.pageId}.${i}`);
+      rowKeys.push(key);
+      op.set(key, packPage(encodeRows(part)), { expireIn });
     }
-    this.#setPredictionPages(op, b.pageId, b.predictions);
+    if (b.predictedRows && b.predictedRows.length === b.predictions.length) {
+      this.#setVerdictPages(op, b.pageId, b.predictions, b.predictedRows, rowKeys);
+    } else this.#setPredictionPages(op, b.pageId, b.predictions);
     for (const [key, n] of b.counters) {
       if (n > 0) op.sum(keys.count(...key), BigInt(n));
     }
@@ -282,26 +305,64 @@ export class Store {
     return r.versionstamp;
   }
 
+  /** Self-contained prediction pages (predictions without their rows, e.g. `POST /predict`). */
   #setPredictionPages(op: Deno.AtomicOperation, pageId: string, preds: readonly Prediction[]) {
     const expireIn = this.retentionMs;
     for (let i = 0; i < preds.length; i += PAGE) {
       const part = preds.slice(i, i + PAGE);
-      op.set(keys.pred(part[0].ts_ms, `${pageId}.${i}`), encodePredictions(part), { expireIn });
+      op.set(keys.pred(part[0].ts_ms, `${pageId}.${i}`), packPage(encodePredictions(part)), {
+        expireIn,
+      });
     }
-    const bySymbol = new Map<string, Prediction[]>();
-    for (const p of preds) {
-      let list = bySymbol.get(p.symbol);
-      if (!list) bySymbol.set(p.symbol, list = []);
-      list.push(p);
+  }
+
+  /** Prediction pages that point into the batch's row pages (same keys and cursors as above). */
+  #setVerdictPages(
+    op: Deno.AtomicOperation,
+    pageId: string,
+    preds: readonly Prediction[],
+    rowIdx: readonly number[],
+    rowKeys: readonly Deno.KvKey[],
+  ) {
+    const expireIn = this.retentionMs;
+    for (let i = 0; i < preds.length; i += PAGE) {
+      const end = Math.min(i + PAGE, preds.length);
+      const first = Math.floor(rowIdx[i] / PAGE);
+      const last = Math.floor(rowIdx[end - 1] / PAGE);
+      const base = first * PAGE;
+      const idx = rowIdx.slice(i, end).map((r) => r - base);
+      const page = encodeVerdicts(preds.slice(i, end), idx, rowKeys.slice(first, last + 1));
+      op.set(keys.pred(preds[i].ts_ms, `${pageId}.${i}`), packPage(page), { expireIn });
     }
-    for (const [symbol, list] of bySymbol) {
-      for (let i = 0; i < list.length; i += PAGE) {
-        const part = list.slice(i, i + PAGE);
-        op.set(keys.predSym(symbol, part[0].ts_ms, `${pageId}.${i}`), encodePredictions(part), {
-          expireIn,
-        });
+  }
+
+  /**
+   * A prediction page's predictions: self-contained pages decode alone;
+   * verdict pages are joined with their row pages (read once per batch
+   * through `rowCache`). A page whose rows are gone (expired) gives none.
+   */
+  async #predictionsOf(
+    stored: Stored,
+    rowCache: Map<string, Page | null>,
+  ): Promise<Prediction[]> {
+    const value = pageOf(stored);
+    if (!isVerdictPage(value)) return decodePredictions(value);
+    const names = value.rk.map((k) => JSON.stringify(k));
+    const missing = value.rk.filter((_, i) => !rowCache.has(names[i]));
+    if (missing.length) {
+      if (rowCache.size > 16) rowCache.clear();
+      const got = await this.kv.getMany<Stored[]>(missing);
+      for (const g of got) {
+        rowCache.set(JSON.stringify(g.key), g.value === null ? null : pageOf(g.value) as Page);
       }
     }
+    const pages: Page[] = [];
+    for (const name of names) {
+      const page = rowCache.get(name);
+      if (!page) return [];
+      pages.push(page);
+    }
+    return decodeVerdicts(value, pages);
   }
 
   /**
@@ -338,17 +399,19 @@ export class Store {
     cursor: string | null,
     opts: { symbol?: string } = {},
   ): AsyncGenerator<{ id: string; prediction: Prediction }> {
-    const prefix = opts.symbol ? keys.predSymPrefix(opts.symbol) : keys.predPrefix;
+    const prefix = keys.predPrefix;
     const at = cursor === null ? null : parseCursor(cursor);
     const selector: Deno.KvListSelector = at === null
       ? { prefix }
       : { prefix, start: [...prefix, at.firstTs, at.pageId] };
-    for await (const e of this.kv.list<Page>(selector)) {
+    const rowCache = new Map<string, Page | null>();
+    for await (const e of this.kv.list<Stored>(selector)) {
       const firstTs = e.key[e.key.length - 2] as number;
       const pageId = e.key[e.key.length - 1] as string;
-      const preds = decodePredictions(e.value);
+      const preds = await this.#predictionsOf(e.value, rowCache);
       const from = at && at.firstTs === firstTs && at.pageId === pageId ? at.index + 1 : 0;
       for (let i = from; i < preds.length; i++) {
+        if (opts.symbol && preds[i].symbol !== opts.symbol) continue;
         yield { id: formatCursor(firstTs, pageId, i), prediction: preds[i] };
       }
     }
@@ -364,10 +427,11 @@ export class Store {
     fromTs: number,
   ): AsyncGenerator<{ firstTs: number; pageId: string; predictions: Prediction[]; ids: string[] }> {
     const selector = { prefix: keys.predPrefix, start: [...keys.predPrefix, fromTs] };
-    for await (const e of this.kv.list<Page>(selector)) {
+    const rowCache = new Map<string, Page | null>();
+    for await (const e of this.kv.list<Stored>(selector)) {
       const firstTs = e.key[1] as number;
       const pageId = e.key[2] as string;
-      const predictions = decodePredictions(e.value);
+      const predictions = await this.#predictionsOf(e.value, rowCache);
       const ids = predictions.map((_, i) => formatCursor(firstTs, pageId, i));
       yield { firstTs, pageId, predictions, ids };
     }
@@ -389,13 +453,17 @@ export class Store {
    * result is sorted by time.
    */
   async latestPredictions(opts: { limit: number; symbol?: string }): Promise<Prediction[]> {
-    const prefix = opts.symbol ? keys.predSymPrefix(opts.symbol) : keys.predPrefix;
+    const prefix = keys.predPrefix;
     const out: Prediction[] = [];
+    const rowCache = new Map<string, Page | null>();
     // Pages are keyed by their first event's time and overlap in time across
     // partitions: after reaching the limit, read two more pages, then sort.
     let extra = -1;
-    for await (const e of this.kv.list<Page>({ prefix }, { reverse: true, batchSize: 20 })) {
-      out.push(...decodePredictions(e.value));
+    for await (
+      const e of this.kv.list<Stored>({ prefix }, { reverse: true, batchSize: 20 })
+    ) {
+      const preds = await this.#predictionsOf(e.value, rowCache);
+      for (const p of preds) if (!opts.symbol || p.symbol === opts.symbol) out.push(p);
       if (extra >= 0) {
         if (++extra >= 2) break;
       } else if (out.length >= opts.limit) extra = 0;
@@ -415,15 +483,19 @@ export class Store {
   async *predictionPages(
     opts: { symbol?: string; reverse?: boolean; fromMs?: number; toMs?: number } = {},
   ): AsyncGenerator<Prediction[]> {
-    const prefix = opts.symbol ? keys.predSymPrefix(opts.symbol) : keys.predPrefix;
+    const prefix = keys.predPrefix;
     const selector: Deno.KvListSelector = opts.fromMs === undefined && opts.toMs === undefined
       ? { prefix }
       : {
         start: [...prefix, Math.max(0, (opts.fromMs ?? 0) - 60_000)],
         end: [...prefix, (opts.toMs ?? Number.MAX_SAFE_INTEGER - 1) + 1],
       };
-    for await (const e of this.kv.list<Page>(selector, { reverse: opts.reverse ?? false })) {
-      yield decodePredictions(e.value);
+    const rowCache = new Map<string, Page | null>();
+    const list = this.kv.list<Stored>(selector, { reverse: opts.reverse ?? false });
+    for await (const e of list) {
+      const preds = await this.#predictionsOf(e.value, rowCache);
+      const mine = opts.symbol ? preds.filter((p) => p.symbol === opts.symbol) : preds;
+      if (mine.length) yield mine;
     }
   }
 
@@ -439,11 +511,12 @@ export class Store {
     max: number,
   ): Promise<Prediction[]> {
     const out: Prediction[] = [];
-    const start = [...keys.predSymPrefix(symbol), Math.max(0, fromMs - 60_000)];
-    const end = [...keys.predSymPrefix(symbol), toMs + 1];
-    for await (const e of this.kv.list<Page>({ start, end }, { batchSize: 20 })) {
-      for (const p of decodePredictions(e.value)) {
-        if (p.ts_ms >= fromMs && p.ts_ms <= toMs) out.push(p);
+    const start = [...keys.predPrefix, Math.max(0, fromMs - 60_000)];
+    const end = [...keys.predPrefix, toMs + 1];
+    const rowCache = new Map<string, Page | null>();
+    for await (const e of this.kv.list<Stored>({ start, end }, { batchSize: 20 })) {
+      for (const p of await this.#predictionsOf(e.value, rowCache)) {
+        if (p.symbol === symbol && p.ts_ms >= fromMs && p.ts_ms <= toMs) out.push(p);
       }
       if (out.length >= max) break;
     }
@@ -455,8 +528,8 @@ export class Store {
   async recentRows(maxRows: number): Promise<FeatureRow[]> {
     const pages: FeatureRow[][] = [];
     let n = 0;
-    for await (const e of this.kv.list<Page>({ prefix: keys.rowsPrefix }, { reverse: true })) {
-      const rows = decodeRows(e.value);
+    for await (const e of this.kv.list<Stored>({ prefix: keys.rowsPrefix }, { reverse: true })) {
+      const rows = decodeRows(pageOf(e.value) as Page);
       pages.push(rows);
       n += rows.length;
       if (n >= maxRows) break;

@@ -138,7 +138,7 @@ function encodeCommon(records: readonly Common[]): { page: Page; dict: Dict } {
   return { page, dict };
 }
 
-function decodeCommon(p: Page, i: number): Common {
+function decodeCommon(p: Page, i: number, robust = true): Common {
   const o = i * 5;
   const c: Common = {
     symbol: p.dict[p.sym[i]],
@@ -153,7 +153,7 @@ function decodeCommon(p: Page, i: number): Common {
   if (!Number.isNaN(p.volume[i])) c.volume = p.volume[i];
   if (!Number.isNaN(p.trade[i])) c.trade_id = p.trade[i];
   if (p.src[i] !== NONE) c.source = p.dict[p.src[i]];
-  if (p.rf) {
+  if (p.rf && robust) {
     const q = i * 4;
     c.price_z = p.rf[q];
     c.price_z_long = p.rf[q + 1];
@@ -243,6 +243,108 @@ export function decodePredictions(p: Page): Prediction[] {
       model_id: p.dict[p.model[i]],
       label: (flags & 16) === 0 ? null : (flags & 2) !== 0,
     };
+    if (p.drv && p.drv[i] !== NONE) out[i].driver = p.dict[p.drv[i]];
+  }
+  return out;
+}
+
+/**
+ * A page of the worker's predictions that stores only what a prediction
+ * adds to its feature row (score, severity, model, driver, verdict flags)
+ * and where that row is: the row pages of the same batch (written in the
+ * same atomic, with the same expiry). The features, prices and times are
+ * written once, in the row page, instead of three times (row page, page by
+ * time, page by symbol): ~23 bytes a prediction here instead of ~130
+ * (docs/decisions.md, "Storage: predictions written once").
+ */
+export interface VerdictPage {
+  v: 2;
+  n: number;
+  dict: string[];
+  /** the KV keys of the row pages holding the predictions' rows, in order */
+  rk: Deno.KvKey[];
+  /** each prediction's row: its index in the `rk` pages' rows, concatenated */
+  ri: Uint16Array;
+  score: Float64Array;
+  severity: Float64Array;
+  model: Uint16Array;
+  /** the verdict's driving channel (dict index, 0xffff when absent) */
+  drv?: Uint16Array;
+  /** as {@linkcode Page.flags} for predictions */
+  flags: Uint8Array;
+  /** whether the predictions carry detection v2's robust features */
+  robust: boolean;
+}
+
+/** Whether a prediction page's value is a {@linkcode VerdictPage}. */
+export function isVerdictPage(p: Page | VerdictPage): p is VerdictPage {
+  return p.v === 2;
+}
+
+/**
+ * Predictions → a verdict page over row pages: `rowIndex[i]` is the index of
+ * prediction i's row in the rows of the pages `rowKeys` names, concatenated.
+ * Each prediction must be its row's prediction (same symbol, time, features).
+ */
+export function encodeVerdicts(
+  preds: readonly Prediction[],
+  rowIndex: readonly number[],
+  rowKeys: Deno.KvKey[],
+): VerdictPage {
+  const n = preds.length;
+  if (n > MAX_PAGE_RECORDS) {
+    throw new RangeError(`a page holds at most ${MAX_PAGE_RECORDS} records`);
+  }
+  const dict = new Dict();
+  const page: VerdictPage = {
+    v: 2,
+    n,
+    dict: dict.list,
+    rk: rowKeys,
+    ri: new Uint16Array(n),
+    score: new Float64Array(n),
+    severity: new Float64Array(n),
+    model: new Uint16Array(n),
+    flags: new Uint8Array(n),
+    robust: preds.some((p) => p.robust_ready !== undefined),
+  };
+  for (let i = 0; i < n; i++) {
+    const p = preds[i];
+    page.ri[i] = rowIndex[i];
+    page.score[i] = p.anomaly_score;
+    page.severity[i] = p.severity;
+    page.model[i] = dict.of(p.model_id);
+    page.flags[i] = (p.label ? 2 : 0) | typeBits(p.anomaly_type) |
+      (p.label === null ? 0 : 16) | (p.is_anomaly ? 32 : 0) | (p.robust_ready ? 128 : 0);
+    if (p.driver !== undefined) {
+      page.drv ??= new Uint16Array(n).fill(NONE);
+      page.drv[i] = dict.of(p.driver);
+    }
+  }
+  return page;
+}
+
+/**
+ * A verdict page and its row pages (the values of `p.rk`, in order) →
+ * predictions, equal to what {@linkcode encodeVerdicts} was given.
+ */
+export function decodeVerdicts(p: VerdictPage, rowPages: readonly Page[]): Prediction[] {
+  const out: Prediction[] = new Array(p.n);
+  for (let i = 0; i < p.n; i++) {
+    let r = p.ri[i];
+    let k = 0;
+    while (k < rowPages.length - 1 && r >= rowPages[k].n) r -= rowPages[k++].n;
+    const flags = p.flags[i];
+    out[i] = {
+      ...decodeCommon(rowPages[k], r, p.robust),
+      anomaly_score: p.score[i],
+      severity: p.severity[i],
+      is_anomaly: (flags & 32) !== 0,
+      anomaly_type: typeOf(flags),
+      model_id: p.dict[p.model[i]],
+      label: (flags & 16) === 0 ? null : (flags & 2) !== 0,
+    };
+    if (p.robust) out[i].robust_ready = (flags & 128) !== 0;
     if (p.drv && p.drv[i] !== NONE) out[i].driver = p.dict[p.drv[i]];
   }
   return out;

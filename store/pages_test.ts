@@ -5,10 +5,15 @@ import { Random } from "../lib/random.ts";
 import {
   decodePredictions,
   decodeRows,
+  decodeVerdicts,
   encodePredictions,
   encodeRows,
+  encodeVerdicts,
   MAX_PAGE_RECORDS,
+  type Page,
+  type VerdictPage,
 } from "./pages.ts";
+import { packPage, unpackPage } from "./packed.ts";
 
 const SYMBOLS = ["BTC-USDT", "ETH-USDT", "BNB-USDT", "SOL-USDT"];
 
@@ -144,4 +149,103 @@ Deno.test("pages: detection v2's robust features and the verdict's driver surviv
   );
   kv.close();
   assert.deepEqual(pback, preds);
+});
+
+Deno.test("pages: packed pages (one Uint8Array through a real KV value) decode to the same records", async () => {
+  const r = new Random(21);
+  const kv = await Deno.openKv(":memory:");
+  try {
+    for (const n of [0, 1, 3, 257, MAX_PAGE_RECORDS]) {
+      // a page's robust columns are all-or-nothing (as the engine makes them): alternate by size
+      const robust = n % 2 === 1;
+      const rows = randomRows(n, r).map((row, i) =>
+        robust
+          ? {
+            ...row,
+            price_z: r.normal(),
+            price_z_long: r.normal(),
+            volume_z: 1,
+            flow_z: -2,
+            robust_ready: i % 4 === 0,
+          }
+          : row
+      );
+      const page = encodeRows(rows);
+      await kv.set(["r", n], packPage(page));
+      const stored = (await kv.get<Uint8Array>(["r", n])).value!;
+      assert.ok(stored instanceof Uint8Array);
+      assert.deepEqual(decodeRows(unpackPage(stored) as Page), rows);
+      // what packing saves: V8's per-column overhead
+      if (n === 3) {
+        assert.ok(
+          stored.length + 80 < serialize(page).length,
+          `${stored.length} vs ${serialize(page).length}`,
+        );
+      }
+      const scored = rows.filter((_, i) => i % 3 !== 0);
+      const idx = rows.map((_, i) => i).filter((i) => i % 3 !== 0);
+      const preds: Prediction[] = scored.map((row, j) => ({
+        symbol: row.symbol,
+        ts_ms: row.ts_ms,
+        z_score_price: row.z_score_price,
+        z_score_log_return: row.z_score_log_return,
+        z_score_volume: row.z_score_volume,
+        rolling_price_std: row.rolling_price_std,
+        rolling_volume_std: row.rolling_volume_std,
+        price: row.price,
+        volume: row.volume,
+        ...(row.robust_ready === undefined ? {} : {
+          price_z: row.price_z,
+          price_z_long: row.price_z_long,
+          volume_z: row.volume_z,
+          flow_z: row.flow_z,
+          robust_ready: row.robust_ready,
+        }),
+        anomaly_score: r.normal(),
+        severity: r.float(),
+        is_anomaly: j % 5 === 0,
+        anomaly_type: row.anomaly_type,
+        model_id: j % 2 ? "m1" : "m2",
+        label: j % 7 === 0 ? null : row.is_anomaly,
+        trade_id: row.trade_id,
+        source: row.source,
+        ...(j % 2 ? { driver: "price_z" } : {}),
+      }));
+      for (const p of preds) {
+        if (p.trade_id === undefined) delete p.trade_id;
+        if (p.source === undefined) delete p.source;
+      }
+      const self = unpackPage(packPage(encodePredictions(preds))) as Page;
+      assert.deepEqual(decodePredictions(self), preds);
+      const key = ["rows", 1, `b.${n}`];
+      const v = encodeVerdicts(preds, idx, [key]);
+      await kv.set(["v", n], packPage(v));
+      const vb = unpackPage((await kv.get<Uint8Array>(["v", n])).value!) as VerdictPage;
+      assert.deepEqual(vb.rk, [key]);
+      assert.deepEqual(decodeVerdicts(vb, [unpackPage(stored) as Page]), preds);
+    }
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("pages: times and trade ids pack as steps when exact, as float64 otherwise", () => {
+  const r = new Random(22);
+  const base = randomRows(50, r).map((row, i) => ({ ...row, trade_id: 7_000_000_000 + i * 3 }));
+  const cases = [
+    base, // integer times and ids: steps
+    base.map((row, i) => ({ ...row, ts_ms: row.ts_ms + (i === 7 ? 0.25 : 0) })), // a fractional time
+    base.map((row, i) => ({ ...row, trade_id: i === 9 ? row.trade_id + 2 ** 40 : row.trade_id })), // a far id
+    base.map((row, i) => ({ ...row, ts_ms: i === 0 ? -0 : row.ts_ms })), // a negative zero
+  ];
+  const sizes = cases.map((rows) => {
+    const packed = packPage(encodeRows(rows));
+    const back = decodeRows(unpackPage(packed) as Page);
+    assert.deepEqual(back, rows);
+    assert.ok(Object.is(back[0].ts_ms, rows[0].ts_ms));
+    return packed.length;
+  });
+  // steps save 4 bytes a record in each column that has them
+  assert.ok(sizes[0] + 50 * 4 - 16 <= sizes[1], `${sizes}`);
+  assert.ok(sizes[0] < sizes[1] && sizes[0] < sizes[2] && sizes[0] < sizes[3], `${sizes}`);
 });
