@@ -83,28 +83,7 @@ export function predictRows(
   const scores = scorer.scoreMany(toScore);
   const predictions: Prediction[] = new Array(toScore.length);
   for (let j = 0; j < toScore.length; j++) {
-    const r = toScore[j];
-    const s = scores[j];
-    const p: Prediction = {
-      symbol: r.symbol,
-      ts_ms: r.ts_ms,
-      z_score_price: r.z_score_price,
-      z_score_log_return: r.z_score_log_return,
-      z_score_volume: r.z_score_volume,
-      rolling_price_std: r.rolling_price_std,
-      rolling_volume_std: r.rolling_volume_std,
-      price: r.price,
-      volume: r.volume,
-      anomaly_score: s.anomaly_score,
-      severity: s.severity,
-      is_anomaly: s.is_anomaly,
-      anomaly_type: r.anomaly_type,
-      model_id: scorer.id,
-      label: labelOf(r),
-    };
-    if (r.trade_id !== undefined) p.trade_id = r.trade_id;
-    if (r.source !== undefined) p.source = r.source;
-    predictions[j] = p;
+    predictions[j] = predictionOf(toScore[j], scores[j], scorer.id);
   }
   return { predictions, scored, warmup };
 }
@@ -143,35 +122,49 @@ function predictV2(
       r.symbol,
       stageOf(scorers, r.symbol, det.model).scores(f),
     );
-    const p: Prediction = {
-      symbol: r.symbol,
-      ts_ms: r.ts_ms,
-      z_score_price: r.z_score_price,
-      z_score_log_return: r.z_score_log_return,
-      z_score_volume: r.z_score_volume,
-      rolling_price_std: r.rolling_price_std,
-      rolling_volume_std: r.rolling_volume_std,
-      price: r.price,
-      volume: r.volume,
-      anomaly_score: 0.5 - v.severity,
-      severity: v.severity,
-      is_anomaly: v.alert,
-      anomaly_type: r.anomaly_type,
-      model_id: scorer.id,
-      label: labelOf(r),
-      price_z: f.price_z,
-      price_z_long: f.price_z_long,
-      volume_z: f.volume_z,
-      flow_z: f.flow_z,
-      robust_ready: true,
-      driver: v.driverName,
-    };
-    if (r.trade_id !== undefined) p.trade_id = r.trade_id;
-    if (r.source !== undefined) p.source = r.source;
+    const p = predictionOf(
+      r,
+      { anomaly_score: 0.5 - v.severity, severity: v.severity, is_anomaly: v.alert },
+      scorer.id,
+    );
+    p.price_z = f.price_z;
+    p.price_z_long = f.price_z_long;
+    p.volume_z = f.volume_z;
+    p.flow_z = f.flow_z;
+    p.robust_ready = true;
+    p.driver = v.driverName;
     predictions.push(p);
     scored.push(i);
   }
   return { predictions, scored, warmup };
+}
+
+/** A row's prediction with a verdict: the seed's fields, the trade, the label. */
+function predictionOf(
+  r: FeatureRow,
+  v: { anomaly_score: number; severity: number; is_anomaly: boolean },
+  modelId: string,
+): Prediction {
+  const p: Prediction = {
+    symbol: r.symbol,
+    ts_ms: r.ts_ms,
+    z_score_price: r.z_score_price,
+    z_score_log_return: r.z_score_log_return,
+    z_score_volume: r.z_score_volume,
+    rolling_price_std: r.rolling_price_std,
+    rolling_volume_std: r.rolling_volume_std,
+    price: r.price,
+    volume: r.volume,
+    anomaly_score: v.anomaly_score,
+    severity: v.severity,
+    is_anomaly: v.is_anomaly,
+    anomaly_type: r.anomaly_type,
+    model_id: modelId,
+    label: labelOf(r),
+  };
+  if (r.trade_id !== undefined) p.trade_id = r.trade_id;
+  if (r.source !== undefined) p.source = r.source;
+  return p;
 }
 
 function stageOf(scorers: Map<string, SymbolScorer>, symbol: string, model: SymbolScorer["model"]) {
