@@ -484,6 +484,10 @@ export class Store {
     opts: { symbol?: string; reverse?: boolean; fromMs?: number; toMs?: number } = {},
   ): AsyncGenerator<Prediction[]> {
     const prefix = keys.predPrefix;
+    // A range that ends before it starts selects nothing (KV refuses an end key before the start).
+    if (
+      opts.fromMs !== undefined && opts.toMs !== undefined && opts.toMs + 1 <= opts.fromMs - 60_000
+    ) return;
     const selector: Deno.KvListSelector = opts.fromMs === undefined && opts.toMs === undefined
       ? { prefix }
       : {

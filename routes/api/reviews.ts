@@ -25,6 +25,7 @@ const error = (description: string) => ({
   content: { "application/json": { schema: ErrorBody } },
 });
 const adminErrors = {
+  400: error("the body is not JSON"),
   401: error("missing or wrong bearer token"),
   403: error("SENTINEL_API_KEY is not configured"),
 };
@@ -44,10 +45,9 @@ const ReviewBody = z.object({
     description: "`none` clears the verdict",
   }),
   note: z.string().max(500, { message: "note must be at most 500 characters" }).optional(),
-}).strict().refine(
-  (b) => b.acknowledged !== undefined || b.verdict !== undefined || b.note !== undefined,
-  { message: "send at least one of acknowledged, verdict, note" },
-);
+}).strict().meta({
+  description: "fields to change; an empty body changes nothing and answers the review as it is",
+});
 
 /** A mute in force. */
 export const MuteSchema = z.object({
@@ -86,6 +86,7 @@ const getReview = createRoute({
   responses: {
     200: json(ReviewSchema.nullable(), "the review, or null when nobody reviewed it"),
     404: error("no such incident"),
+    422: error("a malformed id"),
   },
 });
 
@@ -141,6 +142,7 @@ const deleteMute = createRoute({
       z.object({ symbol: SymbolParam, muted: z.literal(false) }),
       "lifted (or was not muted)",
     ),
+    422: error("a malformed symbol"),
     ...adminErrors,
   },
 });

@@ -90,7 +90,17 @@ Deno.test("reviews: acknowledge, mark true/false positive, clear; the API key is
     const bad = await req(path, post({ verdict: "maybe" }));
     assert.equal(bad.status, 422);
     assert.match(await bad.text(), /verdict/);
-    assert.equal((await req(path, post({}))).status, 422);
+    // An empty body changes nothing and answers the review as it is.
+    const same = await req(path, post({}));
+    assert.equal(same.status, 200);
+    const unchanged = await same.json();
+    assert.equal(unchanged.verdict, null);
+    assert.equal(unchanged.acknowledged, true);
+    assert.equal(
+      (await req(path, post({ shout: true }))).status,
+      422,
+      "unknown fields are refused",
+    );
     assert.equal(
       (await req(
         `/incidents/${encodeURIComponent("BTC-USDT:1")}/review`,
