@@ -218,14 +218,24 @@ export function encodePredictions(preds: readonly Prediction[]): Page {
     page.score[i] = p.anomaly_score;
     page.severity[i] = p.severity;
     page.model[i] = dict.of(p.model_id);
-    page.flags[i] = (p.label ? 2 : 0) | typeBits(p.anomaly_type) |
-      (p.label === null ? 0 : 16) | (p.is_anomaly ? 32 : 0) | (p.robust_ready ? 128 : 0);
-    if (p.driver !== undefined) {
-      page.drv ??= new Uint16Array(n).fill(NONE);
-      page.drv[i] = dict.of(p.driver);
-    }
+    setVerdict(page, i, p, dict);
   }
   return page;
+}
+
+/** A prediction's flags (label, type, verdict, readiness) and driver into row `i` of a page. */
+function setVerdict(
+  page: { flags: Uint8Array; drv?: Uint16Array },
+  i: number,
+  p: Prediction,
+  dict: Dict,
+): void {
+  page.flags[i] = (p.label ? 2 : 0) | typeBits(p.anomaly_type) |
+    (p.label === null ? 0 : 16) | (p.is_anomaly ? 32 : 0) | (p.robust_ready ? 128 : 0);
+  if (p.driver !== undefined) {
+    page.drv ??= new Uint16Array(page.flags.length).fill(NONE);
+    page.drv[i] = dict.of(p.driver);
+  }
 }
 
 /** One page → predictions, equal to what {@linkcode encodePredictions} was given. */
@@ -314,12 +324,7 @@ export function encodeVerdicts(
     page.score[i] = p.anomaly_score;
     page.severity[i] = p.severity;
     page.model[i] = dict.of(p.model_id);
-    page.flags[i] = (p.label ? 2 : 0) | typeBits(p.anomaly_type) |
-      (p.label === null ? 0 : 16) | (p.is_anomaly ? 32 : 0) | (p.robust_ready ? 128 : 0);
-    if (p.driver !== undefined) {
-      page.drv ??= new Uint16Array(n).fill(NONE);
-      page.drv[i] = dict.of(p.driver);
-    }
+    setVerdict(page, i, p, dict);
   }
   return page;
 }
