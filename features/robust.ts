@@ -17,10 +17,16 @@
  *   over minutes) and level shifts. Seconds without trades are skipped, so a
  *   thin pair's long horizon simply spans more time.
  * - `volume_z`: ln(volume) against the median of the last `volumeTrades` trades, scaled by IQR ÷ 1.349.
- * - `flow_z`: ln(volume traded so far in this second, less its largest
- *   trade) against the distribution of past seconds' same figure: a
- *   burst of many ordinary trades. The largest trade is left out so that one
- *   big trade (volume_z's job) does not flag every later trade of its second.
+ * - `flow_z`: how heavy the recent order flow is: the median ln(volume) of
+ *   the last `flowTrades` trades within `flowMs` (this one included, at
+ *   least `minFlowTrades`) against volume_z's median, in standard errors of
+ *   a median (1.2533 × spread ÷ √n). A burst of large orders (a whale
+ *   working an order, a liquidation cascade) moves the median of many
+ *   trades, which the noise of single sizes cannot: measured on the
+ *   realistic profile, bursts reach 5.8–9.9 where ordinary seconds stay
+ *   below 4 in 999 of 1 000 (docs/detection.md). One big trade moves a
+ *   median of many by one rank (volume_z's job), and a thin pair's lone
+ *   trades (fewer than `minFlowTrades` within `flowMs`) give 0.
  *
  * Medians of the short rings are recomputed only when a moment or a second
  * closes; the sliding sketches ({@linkcode SlidingQuantiles}) are O(log B).
@@ -61,6 +67,12 @@ export interface RobustOptions {
   spreadMoments: number;
   spreadSeconds: number;
   volumeTrades: number;
+  /** flow_z: the median of at most this many recent trades… */
+  flowTrades: number;
+  /** …of the last this many milliseconds… */
+  flowMs: number;
+  /** …and at least this many of them */
+  minFlowTrades: number;
   /** a silence this many times the usual spacing restarts the references… */
   gapFactor: number;
   /** …and never less than this */
@@ -76,6 +88,9 @@ export const DEFAULT_ROBUST_OPTIONS: Readonly<RobustOptions> = Object.freeze({
   spreadMoments: 300,
   spreadSeconds: 300,
   volumeTrades: 2000,
+  flowTrades: 20,
+  flowMs: 10_000,
+  minFlowTrades: 3,
   gapFactor: 30,
   minGapMs: 60_000,
 });
@@ -86,7 +101,8 @@ const NORMAL_Q90 = 1.6448536269514722;
 const IQR_TO_SIGMA = 1.3489795003921634;
 const MIN_DEV_OBS = 50;
 const MIN_VOL_OBS = 100;
-const MIN_FLOW_OBS = 30;
+/** the standard error of a normal sample's median is this × σ ÷ √n */
+const MEDIAN_SE = 1.2533141373155001;
 
 /** Persisted state of one symbol's robust features (plain JSON, or with binary sketch rings). */
 export interface RobustState {
@@ -95,15 +111,14 @@ export interface RobustState {
   shortRing: number[];
   second: number | null;
   secondClose: number;
-  secondVolume: number;
-  secondMax: number;
+  /** the last trades' times and ln volumes, interleaved (flow_z); absent in states before it */
+  recent?: number[];
   longRing: number[];
   tick: number;
   spacingMs: number;
   dev: SlidingQuantilesState;
   longDev: SlidingQuantilesState;
   vol: SlidingQuantilesState;
-  flow: SlidingQuantilesState;
 }
 
 /** A fixed-capacity ring of numbers, oldest dropped first. */
@@ -152,8 +167,14 @@ export class RobustSymbol {
   #shortRef = NaN;
   #second: number | null = null;
   #secondClose = 0;
-  #secondVolume = 0;
-  #secondMax = 0;
+  /** ring of the last `flowTrades` trades: times and ln volumes */
+  readonly #recentTs: Float64Array;
+  readonly #recentLv: Float64Array;
+  #recentNext = 0;
+  #recentCount = 0;
+  readonly #flowScratch: Float64Array;
+  /** the ring's ln volumes, sorted: the median when every remembered trade is in the window */
+  readonly #recentSorted: Float64Array;
   readonly #long: Ring;
   #longRef = NaN;
   #tick = Infinity;
@@ -161,10 +182,6 @@ export class RobustSymbol {
   #dev: SlidingQuantiles;
   #longDev: SlidingQuantiles;
   #vol: SlidingQuantiles;
-  #flow: SlidingQuantiles;
-  /** the flow sketch's median and spread, recomputed when a second closes (the only time it changes) */
-  #flowMed = NaN;
-  #flowSpread = NaN;
   #spread = NaN;
   #longSpread = NaN;
 
@@ -175,7 +192,10 @@ export class RobustSymbol {
     this.#dev = new SlidingQuantiles(DEV_BINS, this.o.spreadMoments);
     this.#longDev = new SlidingQuantiles(DEV_BINS, this.o.spreadSeconds);
     this.#vol = new SlidingQuantiles(VOL_BINS, this.o.volumeTrades);
-    this.#flow = new SlidingQuantiles(VOL_BINS, this.o.spreadSeconds);
+    this.#recentTs = new Float64Array(this.o.flowTrades);
+    this.#recentLv = new Float64Array(this.o.flowTrades);
+    this.#flowScratch = new Float64Array(this.o.flowTrades);
+    this.#recentSorted = new Float64Array(this.o.flowTrades);
   }
 
   /** The features of a trade at `price`, `volume`, `tsMs`, computed before it joins the state. */
@@ -191,11 +211,7 @@ export class RobustSymbol {
     }
     const sec = Math.floor(tsMs / 1000);
     if (this.#second !== null && sec !== this.#second) this.#closeSecond();
-    if (this.#second !== sec) {
-      this.#second = sec;
-      this.#secondVolume = 0;
-      this.#secondMax = 0;
-    }
+    this.#second = sec;
     if (this.#momentMs !== null) {
       const d = Math.abs(price - Math.exp(this.#momentPrice));
       if (d > 0 && d < this.#tick) this.#tick = d;
@@ -203,8 +219,6 @@ export class RobustSymbol {
     this.#momentMs = tsMs;
     this.#momentPrice = lp;
     this.#secondClose = lp;
-    this.#secondVolume += volume;
-    if (volume > this.#secondMax) this.#secondMax = volume;
 
     const floor = Math.max(
       this.o.minRelSpread,
@@ -218,13 +232,19 @@ export class RobustSymbol {
     const price_z_long = longReady ? (lp - this.#longRef) / Math.max(this.#longSpread, floor) : 0;
 
     const lv = lnVolume(volume);
+    this.#remember(tsMs, lv);
     let volume_z = 0;
+    let flow_z = 0;
     const volReady = this.#vol.seen >= MIN_VOL_OBS;
-    if (volReady) volume_z = robustZ(this.#vol, lv, this.o.minLogVolumeSpread);
+    if (volReady) {
+      const [med, spread] = medianSpread(this.#vol, this.o.minLogVolumeSpread);
+      volume_z = (lv - med) / spread;
+      const n = this.#recentMedian(tsMs);
+      if (n >= this.o.minFlowTrades) {
+        flow_z = (this.#flowMedian - med) / (MEDIAN_SE * spread / Math.sqrt(n));
+      }
+    }
     this.#vol.add(lv);
-    const flow_z = this.#flow.seen >= MIN_FLOW_OBS
-      ? (lnVolume(this.#secondVolume - this.#secondMax) - this.#flowMed) / this.#flowSpread
-      : 0;
     return {
       price_z: finite(price_z),
       price_z_long: finite(price_z_long),
@@ -252,14 +272,50 @@ export class RobustSymbol {
     this.#long.push(lp);
     this.#longRef = this.#long.median();
     this.#longSpread = Math.pow(10, this.#longDev.quantile(0.9)) / NORMAL_Q90;
-    if (this.#secondVolume > 0) {
-      this.#flow.add(lnVolume(this.#secondVolume - this.#secondMax));
-      this.#flowStats();
-    }
   }
 
-  #flowStats(): void {
-    [this.#flowMed, this.#flowSpread] = medianSpread(this.#flow, this.o.minLogVolumeSpread);
+  #remember(tsMs: number, lv: number): void {
+    const k = this.#recentNext;
+    const sorted = this.#recentSorted;
+    let n = this.#recentCount;
+    if (n === this.o.flowTrades) {
+      // drop the evicted value from the sorted copy
+      let i = lowerBound(sorted, n, this.#recentLv[k]);
+      for (; i < n - 1; i++) sorted[i] = sorted[i + 1];
+      n--;
+    }
+    const j = lowerBound(sorted, n, lv);
+    for (let i = n; i > j; i--) sorted[i] = sorted[i - 1];
+    sorted[j] = lv;
+    this.#recentTs[k] = tsMs;
+    this.#recentLv[k] = lv;
+    this.#recentNext = (k + 1) % this.o.flowTrades;
+    if (this.#recentCount < this.o.flowTrades) this.#recentCount++;
+  }
+
+  #flowMedian = NaN;
+  /** Median ln volume of the remembered trades within `flowMs` of `tsMs` (into #flowMedian); their count. */
+  #recentMedian(tsMs: number): number {
+    const cap = this.o.flowTrades;
+    const count = this.#recentCount;
+    // a busy market: every remembered trade is in the window, the sorted copy has the median
+    if (count === cap && this.#recentTs[this.#recentNext] > tsMs - this.o.flowMs) {
+      const w = this.#recentSorted;
+      this.#flowMedian = cap % 2 ? w[(cap - 1) >> 1] : 0.5 * (w[cap / 2 - 1] + w[cap / 2]);
+      return cap;
+    }
+    const v = this.#flowScratch;
+    let n = 0;
+    // newest first; stop at the first trade out of the window (the ring is in time order)
+    for (let i = 1; i <= this.#recentCount; i++) {
+      const k = (this.#recentNext - i + cap) % cap;
+      if (this.#recentTs[k] <= tsMs - this.o.flowMs) break;
+      v[n++] = this.#recentLv[k];
+    }
+    if (n < this.o.minFlowTrades) return n;
+    const w = v.subarray(0, n).sort();
+    this.#flowMedian = n % 2 ? w[(n - 1) >> 1] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
+    return n;
   }
 
   #restart(): void {
@@ -282,16 +338,25 @@ export class RobustSymbol {
       shortRing: [...this.#short.values],
       second: this.#second,
       secondClose: this.#secondClose,
-      secondVolume: this.#secondVolume,
-      secondMax: this.#secondMax,
+      recent: this.#recentPairs(),
       longRing: [...this.#long.values],
       tick: Number.isFinite(this.#tick) ? this.#tick : -1,
       spacingMs: Number.isNaN(this.#spacingMs) ? -1 : this.#spacingMs,
       dev: q(this.#dev),
       longDev: q(this.#longDev),
       vol: q(this.#vol),
-      flow: q(this.#flow),
     };
+  }
+
+  /** The remembered trades, oldest first, as [ts, lnV, ts, lnV, …]. */
+  #recentPairs(): number[] {
+    const out: number[] = [];
+    const cap = this.o.flowTrades;
+    for (let i = this.#recentCount; i >= 1; i--) {
+      const k = (this.#recentNext - i + cap) % cap;
+      out.push(this.#recentTs[k], this.#recentLv[k]);
+    }
+    return out;
   }
 
   /** Continues from a saved state (see {@linkcode RobustSymbol.toJSON}). */
@@ -303,8 +368,8 @@ export class RobustSymbol {
     r.#shortRef = r.#short.median();
     r.#second = s.second;
     r.#secondClose = s.secondClose;
-    r.#secondVolume = s.secondVolume;
-    r.#secondMax = s.secondMax ?? 0;
+    const recent = s.recent ?? [];
+    for (let i = 0; i + 1 < recent.length; i += 2) r.#remember(recent[i], recent[i + 1]);
     for (const x of s.longRing) r.#long.push(x);
     r.#longRef = r.#long.median();
     r.#tick = s.tick > 0 ? s.tick : Infinity;
@@ -312,8 +377,6 @@ export class RobustSymbol {
     r.#dev = SlidingQuantiles.fromJSON(DEV_BINS, r.o.spreadMoments, s.dev);
     r.#longDev = SlidingQuantiles.fromJSON(DEV_BINS, r.o.spreadSeconds, s.longDev);
     r.#vol = SlidingQuantiles.fromJSON(VOL_BINS, r.o.volumeTrades, s.vol);
-    r.#flow = SlidingQuantiles.fromJSON(VOL_BINS, r.o.spreadSeconds, s.flow);
-    r.#flowStats();
     r.#spread = Math.pow(10, r.#dev.quantile(0.9)) / NORMAL_Q90;
     r.#longSpread = Math.pow(10, r.#longDev.quantile(0.9)) / NORMAL_Q90;
     return r;
@@ -325,10 +388,16 @@ function medianSpread(q: SlidingQuantiles, floor: number): [number, number] {
   return [q.quantile(0.5), Math.max((q.quantile(0.75) - q.quantile(0.25)) / IQR_TO_SIGMA, floor)];
 }
 
-function robustZ(q: SlidingQuantiles, x: number, floor: number): number {
-  const med = q.quantile(0.5);
-  const iqr = q.quantile(0.75) - q.quantile(0.25);
-  return (x - med) / Math.max(iqr / IQR_TO_SIGMA, floor);
+/** First index in the sorted prefix `a[0..n)` whose value is ≥ x. */
+function lowerBound(a: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (a[m] < x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
 }
 
 function finite(x: number): number {

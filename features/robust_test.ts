@@ -57,9 +57,16 @@ function bruteForce(trades: Trade[], i: number) {
   const priceZ = (Math.log(t.price) - median(closes.slice(-5))) / Math.max(spread, floor);
   const iqr = windowQuantile(vols, o.volumeTrades, 0.75) -
     windowQuantile(vols, o.volumeTrades, 0.25);
-  const volumeZ = (Math.log(t.volume) - windowQuantile(vols, o.volumeTrades, 0.5)) /
-    Math.max(iqr / 1.3489795003921634, o.minLogVolumeSpread);
-  return { priceZ, volumeZ };
+  const volSpread = Math.max(iqr / 1.3489795003921634, o.minLogVolumeSpread);
+  const volMedian = windowQuantile(vols, o.volumeTrades, 0.5);
+  const volumeZ = (Math.log(t.volume) - volMedian) / volSpread;
+  // flow_z: median ln volume of the last flowTrades trades (t included) within flowMs of t
+  const recent = trades.slice(Math.max(0, i + 1 - o.flowTrades), i + 1)
+    .filter((x) => x.ts > t.ts - o.flowMs).map((x) => Math.log(x.volume));
+  const flowZ = recent.length >= o.minFlowTrades
+    ? (median(recent) - volMedian) / (1.2533141373155 * volSpread / Math.sqrt(recent.length))
+    : 0;
+  return { priceZ, volumeZ, flowZ };
 }
 
 /** A random stream with bursts (many trades in one ms), flat stretches and a tick grid. */
@@ -78,7 +85,7 @@ function stream(seed: number, n: number, flat = false): Trade[] {
   return out;
 }
 
-Deno.test("robust: price_z and volume_z match a brute-force reference (bursts, tick grid)", () => {
+Deno.test("robust: price_z, volume_z and flow_z match a brute-force reference (bursts, tick grid)", () => {
   const trades = stream(11, 900);
   const s = new RobustSymbol();
   let compared = 0;
@@ -99,6 +106,8 @@ Deno.test("robust: price_z and volume_z match a brute-force reference (bursts, t
       Math.abs(f.volume_z - b.volumeZ) <= tolV,
       `volume_z at ${i}: ${f.volume_z} vs ${b.volumeZ}`,
     );
+    const tolF = 0.06 * Math.abs(b.flowZ) + 0.15;
+    assert.ok(Math.abs(f.flow_z - b.flowZ) <= tolF, `flow_z at ${i}: ${f.flow_z} vs ${b.flowZ}`);
   }
   assert.ok(compared > 500, `compared ${compared}`);
 });
@@ -197,4 +206,32 @@ Deno.test("robust: flat volume and zero volume stay finite", () => {
   let f;
   for (let i = 0; i < 500; i++) f = s.update(10, i % 50 === 0 ? 0 : 2, i * 100);
   assert.ok(Number.isFinite(f!.volume_z) && Number.isFinite(f!.flow_z));
+});
+
+Deno.test("robust: a burst of large orders raises flow_z; one large trade raises only volume_z", () => {
+  const r = new Random(21);
+  const s = new RobustSymbol();
+  let ts = 1_700_000_000_000;
+  const size = () => 2 * Math.exp(0.5 * r.normal());
+  for (let i = 0; i < 3000; i++) s.update(100 + 0.01 * (i % 3), size(), ts += 200);
+  // one ×8 trade among ordinary ones
+  const big = s.update(100, 8 * 2 * Math.exp(0.5 * r.normal()), ts += 200);
+  assert.ok(big.volume_z > 2.5, `volume_z ${big.volume_z}`);
+  assert.ok(big.flow_z < 2, `flow_z ${big.flow_z}`);
+  for (let i = 0; i < 30; i++) s.update(100, size(), ts += 200);
+  // a burst: 25 trades in 5 s, each ×4 the usual size (ln 4 = 2.8 σ of ln size each)
+  let last = big;
+  for (let i = 0; i < 25; i++) last = s.update(100, 4 * size(), ts += 200);
+  assert.ok(last.flow_z > 6, `flow_z after the burst ${last.flow_z}`);
+  // 10 s after it, ordinary trades bring flow_z back to the noise
+  for (let i = 0; i < 50; i++) last = s.update(100, size(), ts += 200);
+  assert.ok(Math.abs(last.flow_z) < 3, `flow_z after ${last.flow_z}`);
+});
+
+Deno.test("robust: lone trades of a thin pair give flow_z 0 (fewer than minFlowTrades in flowMs)", () => {
+  const s = new RobustSymbol();
+  let f;
+  for (let i = 0; i < 400; i++) f = s.update(100 + (i % 2) * 0.01, 1 + (i % 7) / 10, i * 30_000);
+  assert.equal(f!.robust_ready, true);
+  assert.equal(f!.flow_z, 0);
 });

@@ -26,6 +26,7 @@
  * @module
  */
 import { z } from "zod";
+import { Emg, fitEmg, lnSurvival, survivalQuantile } from "./trade_tail.ts";
 
 /** One channel's calibrated tail. */
 export const ChannelTail = z.object({
@@ -40,6 +41,13 @@ export const ChannelTail = z.object({
   xi: z.number().min(0).max(1).default(0),
   /** seconds the table was fitted on */
   seconds: z.number().int().nonnegative(),
+  /**
+   * A trade-tail channel's per-trade distribution (model/trade_tail.ts) and
+   * its trades per second with trades: P(second max ≥ s) = per_second ×
+   * P(trade ≥ s). When present it answers above the body instead of the
+   * GPD (which stays fitted, for older readers).
+   */
+  trade: Emg.extend({ per_second: z.number().positive() }).optional(),
 });
 /** One channel's calibrated tail. */
 export type ChannelTail = z.infer<typeof ChannelTail>;
@@ -87,7 +95,19 @@ export interface CalibrationOptions {
    * a bounded score such as Half-Space Trees' mass needs a lower one)
    */
   betaFloor?: Readonly<Record<string, number>>;
+  /**
+   * channels whose tail is the per-trade family of model/trade_tail.ts,
+   * fitted on the body of the trades' signed z (their score is ½·z·|z|),
+   * instead of the empirical per-second tail
+   */
+  tradeTails?: readonly string[];
 }
+
+/** A trade-tail fit is used only when its CDF misses no fitted percentile by more than this. */
+export const MAX_TRADE_MISFIT = 0.03;
+
+/** The signed z behind a trade-tail channel's score ½·z·|z|. */
+const zOfScore = (s: number) => (s >= 0 ? Math.sqrt(2 * s) : -Math.sqrt(-2 * s));
 
 const GRID = 100;
 /** Tail probability of the k-th grid entry of a tail with `n` entries. */
@@ -146,6 +166,10 @@ export function fitTail(maxima: readonly number[], betaFloor = 1): ChannelTail {
 
 /** Tail probability of a score under a channel's tail: P(second max ≥ s). */
 export function tailProbability(t: ChannelTail, s: number): number {
+  if (t.trade !== undefined) {
+    if (!(s > 0)) return 1;
+    return Math.min(1, t.trade.per_second * Math.exp(lnSurvival(t.trade, Math.sqrt(2 * s))));
+  }
   if (!(s > t.scores[0])) return 1;
   if (s > t.u) {
     const xi = t.xi ?? 0;
@@ -171,6 +195,10 @@ export function tailProbability(t: ChannelTail, s: number): number {
 
 /** The score at which a tail's probability falls to `p` (inverse of {@linkcode tailProbability}). */
 export function tailScore(t: ChannelTail, p: number): number {
+  if (t.trade !== undefined && p / t.trade.per_second < 0.5) {
+    const z = Math.max(0, survivalQuantile(t.trade, Math.log(p / t.trade.per_second)));
+    return 0.5 * z * z;
+  }
   if (p >= 1) return t.scores[0];
   if (p <= t.pu) {
     const xi = t.xi ?? 0;
@@ -184,11 +212,25 @@ export function tailScore(t: ChannelTail, p: number): number {
   return t.scores[0];
 }
 
-/** Per-second maxima of each channel for each symbol, and seconds per hour. */
-function perSecondMaxima(events: Iterable<ScoredEvent>, channels: number) {
+/**
+ * Per-second maxima of each channel for each symbol, its time span, its
+ * trades, and the signed z of each trade on the trade-tail channels.
+ */
+function perSecondMaxima(
+  events: Iterable<ScoredEvent>,
+  channels: number,
+  tradeChannels: readonly number[],
+) {
   const bySymbol = new Map<
     string,
-    { maxima: number[][]; first: number; last: number; lastSec: number }
+    {
+      maxima: number[][];
+      first: number;
+      last: number;
+      lastSec: number;
+      trades: number;
+      zs: number[][];
+    }
   >();
   for (const e of events) {
     let s = bySymbol.get(e.symbol);
@@ -198,6 +240,8 @@ function perSecondMaxima(events: Iterable<ScoredEvent>, channels: number) {
         first: e.ts_ms,
         last: e.ts_ms,
         lastSec: NaN,
+        trades: 0,
+        zs: tradeChannels.map(() => []),
       };
       bySymbol.set(e.symbol, s);
     }
@@ -206,6 +250,11 @@ function perSecondMaxima(events: Iterable<ScoredEvent>, channels: number) {
     s.lastSec = sec;
     s.first = Math.min(s.first, e.ts_ms);
     s.last = Math.max(s.last, e.ts_ms);
+    s.trades++;
+    for (let k = 0; k < tradeChannels.length; k++) {
+      const x = e.scores[tradeChannels[k]];
+      if (Number.isFinite(x)) s.zs[k].push(zOfScore(x));
+    }
     for (let c = 0; c < channels; c++) {
       const x = e.scores[c];
       if (!Number.isFinite(x)) continue;
@@ -235,36 +284,59 @@ function perSecondMaxima(events: Iterable<ScoredEvent>, channels: number) {
 export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOptions): Calibration {
   const nc = o.channels.length;
   const minSeconds = o.minSeconds ?? 1800;
-  const bySymbol = perSecondMaxima(events, nc);
+  const tradeChannels = o.channels.flatMap((ch, c) => (o.tradeTails?.includes(ch) ? [c] : []));
+  const bySymbol = perSecondMaxima(events, nc, tradeChannels);
   const pooled: number[][] = Array.from({ length: nc }, () => []);
+  const pooledZs: number[][] = tradeChannels.map(() => []);
   let pooledSeconds = 0;
   let pooledHours = 0;
+  let pooledTrades = 0;
   for (const s of bySymbol.values()) {
     for (let c = 0; c < nc; c++) for (const x of s.maxima[c]) pooled[c].push(x);
+    for (let k = 0; k < tradeChannels.length; k++) for (const x of s.zs[k]) pooledZs[k].push(x);
     pooledSeconds += Math.max(...s.maxima.map((m) => m.length));
     pooledHours += Math.max((s.last - s.first) / 3_600_000, 1 / 60);
+    pooledTrades += s.trades;
   }
-  const pooledTails = (): Record<string, ChannelTail> =>
-    Object.fromEntries(o.channels.map((ch, c) => [ch, fitTail(pooled[c], o.betaFloor?.[ch] ?? 1)]));
-  const pooledCal = (secondsPerHour: number): SymbolCalibration => ({
-    tails: pooledTails(),
-    secondsPerHour,
-    pooled: true,
+  // The tails without their trades-per-second: fitted once per symbol, and once for the pool.
+  const fitAll = (maxima: number[][], zs: number[][]) => ({
+    gpd: o.channels.map((ch, c) => fitTail(maxima[c], o.betaFloor?.[ch] ?? 1)),
+    trade: zs.map((z) => {
+      const f = fitEmg(z);
+      return f !== null && f.misfit <= MAX_TRADE_MISFIT ? f : null;
+    }),
   });
+  const tailsOf = (fit: ReturnType<typeof fitAll>, perSecond: number) => {
+    const tails: Record<string, ChannelTail> = {};
+    o.channels.forEach((ch, c) => {
+      const k = tradeChannels.indexOf(c);
+      const f = k >= 0 ? fit.trade[k] : null;
+      tails[ch] = f === null ? fit.gpd[c] : {
+        ...fit.gpd[c],
+        trade: {
+          mu: round6(f.mu),
+          sigma: round6(f.sigma),
+          scale: round6(f.scale),
+          per_second: round6(Math.max(1, perSecond)),
+        },
+      };
+    });
+    return tails;
+  };
+  let pooledFit: ReturnType<typeof fitAll> | null = null;
+  const pooledCal = (secondsPerHour: number, perSecond: number): SymbolCalibration => {
+    pooledFit ??= fitAll(pooled, pooledZs);
+    return { tails: tailsOf(pooledFit, perSecond), secondsPerHour, pooled: true };
+  };
   const symbols: Record<string, SymbolCalibration> = {};
   for (const [symbol, s] of bySymbol) {
     const seconds = Math.max(...s.maxima.map((m) => m.length));
     const hours = Math.max((s.last - s.first) / 3_600_000, 1 / 60);
     const secondsPerHour = Math.max(1, Math.min(3600, seconds / hours));
+    const perSecond = s.trades / Math.max(seconds, 1);
     symbols[symbol] = seconds >= minSeconds
-      ? {
-        tails: Object.fromEntries(
-          o.channels.map((ch, c) => [ch, fitTail(s.maxima[c], o.betaFloor?.[ch] ?? 1)]),
-        ),
-        secondsPerHour,
-        pooled: false,
-      }
-      : pooledCal(secondsPerHour);
+      ? { tails: tailsOf(fitAll(s.maxima, s.zs), perSecond), secondsPerHour, pooled: false }
+      : pooledCal(secondsPerHour, perSecond);
   }
   const fallbackRate = pooledHours > 0
     ? Math.max(1, Math.min(3600, pooledSeconds / pooledHours))
@@ -276,7 +348,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
     shares: Object.fromEntries(o.channels.map((ch) => [ch, (o.shares[ch] ?? 0) / total])),
     budget: o.budget,
     symbols,
-    fallback: pooledCal(fallbackRate),
+    fallback: pooledCal(fallbackRate, pooledTrades / Math.max(pooledSeconds, 1)),
   };
 }
 

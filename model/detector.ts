@@ -1,9 +1,12 @@
 /**
  * Detection v2's scores stage (DESIGN.md section 16): robust features →
  * one score per channel → calibrated verdict. The channel scores are z²/2
- * (two-sided for price, one-sided — only *large* — for volume and flow), whose
- * Gaussian tail is exponential, which is what the calibration's tail fit
- * assumes. Pure: the worker, `deno task eval` and the benchmarks call it alike.
+ * (two-sided for price, one-sided — only *large* — for flow), whose
+ * Gaussian tail is exponential, which is what the calibration's per-second
+ * tail fit assumes. Volume's score is the signed ½·z·|z|: its calibration is
+ * the per-trade size family of model/trade_tail.ts, which reads the whole
+ * body of z, small trades included; only a large trade can alert.
+ * Pure: the worker, `deno task eval` and the benchmarks call it alike.
  *
  * Window-state features (the seed's rolling stds) are not channels: they
  * describe the last minute, not the trade, and never raise an alert.
@@ -47,7 +50,7 @@ export const DEFAULT_SHARES: Readonly<Record<Channel, number>> = Object.freeze({
  * ```ts
  * import { channelScores } from "./detector.ts";
  * const s = channelScores({ price_z: -4, price_z_long: 1, volume_z: -3, flow_z: 2, robust_ready: true });
- * console.log(s); // [8, 0.5, 0, 2]
+ * console.log(s); // [8, 0.5, -4.5, 2]
  * ```
  */
 export function channelScores(f: RobustFeatures): number[] {
@@ -56,7 +59,7 @@ export function channelScores(f: RobustFeatures): number[] {
   return [
     0.5 * f.price_z * f.price_z,
     0.5 * f.price_z_long * f.price_z_long,
-    0.5 * pos(f.volume_z) ** 2,
+    0.5 * f.volume_z * Math.abs(f.volume_z),
     0.5 * pos(f.flow_z) ** 2,
   ];
 }
@@ -91,6 +94,7 @@ export function fitRobustCalibration(
     shares: o.shares ?? modelShares(model),
     // HST's score −ln(mass share) is bounded by its depth: its tail is fitted, not floored.
     betaFloor: { hst: 0 },
+    tradeTails: ["volume_z"],
     budget: o.budget,
     minSeconds: o.minSeconds,
   };
