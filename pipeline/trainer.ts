@@ -81,13 +81,18 @@ export class Trainer {
     return { ...this.#status };
   }
 
-  /** Usable (non-warm-up) rows written so far, from the KV counters. */
+  /**
+   * Rows a first model can use, from the KV counters: every row for
+   * detection v2 (its features have their own readiness, and a thin pair's
+   * rows never leave the seed window's warm-up), the non-warm-up rows for the
+   * forest alone (MODEL=iforest).
+   */
   async usableRows(): Promise<number> {
     const [rows, warm] = await Promise.all([
       this.store.counter("rows"),
       this.store.counter("warmup"),
     ]);
-    return rows - warm;
+    return this.#o.detection ? rows : rows - warm;
   }
 
   /** Trains on the newest rows and activates the result; concurrent calls share one run. */

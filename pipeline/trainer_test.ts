@@ -101,6 +101,33 @@ Deno.test("trainer: after MAX_WAIT_SECONDS without enough rows it says why it ca
   }
 });
 
+Deno.test("trainer: a thin pair whose rows are all warm-up gets a detection v2 model, not a forest-only one", async () => {
+  // one trade every 30 s: the seed's 60 s window never holds MIN_WINDOW_EVENTS (10) trades
+  const sim = new Simulator({ symbols: ["THIN-USDT"], seed: 3, anomalyProbability: 0 });
+  const engine = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10 });
+  const rows = [...simulatedEvents(sim, { startMs: 0, stepMs: 30_000, endMs: 1200 * 30_000 })]
+    .map((e) => engine.update(e));
+  assert.ok(rows.every((r) => r.warm_up), "every row is a warm-up row");
+  const store = await storeWith(rows);
+  const v2 = new Trainer(store, memoryLogger([]), {
+    ...base,
+    detection: { model: "robust", budget: 1 },
+  });
+  const forestOnly = new Trainer(store, memoryLogger([]), { ...base, detection: null });
+  try {
+    assert.equal(await v2.usableRows(), 1200);
+    assert.equal(await forestOnly.usableRows(), 0);
+    v2.start();
+    const id = await waitFor("a model", async () => (await store.activeModel())?.active.id);
+    const bundle = await store.loadBundle(id);
+    assert.ok(bundle.detection, "detection v2 calibrated");
+    assert.deepEqual(Object.keys(bundle.detection!.calibration.symbols), ["THIN-USDT"]);
+  } finally {
+    await v2.stop();
+    store.close();
+  }
+});
+
 Deno.test("trainer: a requested retrain makes a new bundle; the old one stays listable", async () => {
   const store = await storeWith(simulatedRows(400));
   let now = 1_000;
