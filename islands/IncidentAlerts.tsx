@@ -61,7 +61,6 @@ function notify(i: AlertIncident, more: number): void {
   const n = new Notification(title, {
     body: more > 0 ? `${body} (and ${more} more)` : body,
     tag: i.id,
-    icon: "/static/favicon.svg",
   });
   n.onclick = () => {
     globalThis.focus();
