@@ -125,6 +125,13 @@ export const CONFIG_VARS: readonly VarDoc[] = [
       "simulator, non-seed profiles: scales every episode's price move and the excess of its volume and rate factors",
   },
   {
+    name: "SIM_FIRST_EPISODE",
+    default: "20s",
+    accepts: "duration (20s, 1m) or off",
+    doc:
+      "simulator, non-seed profiles: a fresh market (first start, after its backfill) has a price spike on the first symbol this long after going live, so a new user sees an incident at once",
+  },
+  {
     name: "SEED",
     default: "42",
     accepts: "integer",
@@ -342,6 +349,8 @@ export interface Config {
   simEpisodeWeights: Record<AnomalyType, number>;
   /** scale of episode magnitudes (non-seed profiles) */
   simEpisodeMagnitude: number;
+  /** SIM_FIRST_EPISODE: seconds after going live of a fresh market's first episode, or null (off) */
+  simFirstEpisodeSeconds: number | null;
   seed: number;
   backfillSeconds: number;
   windowSeconds: number;
@@ -535,6 +544,7 @@ const EnvSchema = z.object({
   SIM_PROFILE: oneOf(SIM_PROFILES),
   SIM_EPISODE_WEIGHTS: episodeWeights.optional(),
   SIM_EPISODE_MAGNITUDE: num("a number > 0", (n) => n > 0),
+  SIM_FIRST_EPISODE: duration("a duration like 20s, 1m, or off", true),
   KAFKA_SSL: oneOf(["true", "false"] as const),
   KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
   KAFKA_SASL_MECHANISM: oneOf(SASL_MECHANISMS).optional(),
@@ -698,6 +708,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     anomalyProbability: e.ANOMALY_PROBABILITY,
     simEpisodeWeights: e.SIM_EPISODE_WEIGHTS ?? { ...DEFAULT_EPISODE_WEIGHTS },
     simEpisodeMagnitude: e.SIM_EPISODE_MAGNITUDE,
+    simFirstEpisodeSeconds: e.SIM_FIRST_EPISODE,
     seed: e.SEED,
     backfillSeconds: e.BACKFILL_SECONDS,
     windowSeconds: e.WINDOW_SECONDS,

@@ -309,3 +309,10 @@ Deno.test("config: incident webhooks — URLs, secret, format, attempts; errors 
   );
   assert.match(errorOf({ ALERT_WEBHOOK_MAX_ATTEMPTS: "0" }).message, /ALERT_WEBHOOK_MAX_ATTEMPTS/);
 });
+
+Deno.test("config: SIM_FIRST_EPISODE is 20 s by default, off turns it off, nonsense names the variable", () => {
+  assert.equal(parseConfig({}).simFirstEpisodeSeconds, 20);
+  assert.equal(parseConfig({ SIM_FIRST_EPISODE: "1m" }).simFirstEpisodeSeconds, 60);
+  assert.equal(parseConfig({ SIM_FIRST_EPISODE: "off" }).simFirstEpisodeSeconds, null);
+  assert.match(errorOf({ SIM_FIRST_EPISODE: "soon" }).message, /SIM_FIRST_EPISODE: got "soon"/);
+});

@@ -6,6 +6,13 @@
  * @module
  */
 import type { ComponentChildren } from "preact";
+import { Island } from "./Island.tsx";
+import IncidentAlerts from "../islands/IncidentAlerts.tsx";
+
+/** The island every page carries in its topbar (its bundle is added to every page's scripts). */
+export const LAYOUT_ISLANDS = ["IncidentAlerts"];
+/** How often the topbar's incident alerts poll, ms. */
+export const ALERTS_POLL_MS = 5000;
 
 /** The pages, in navigation order. */
 export const NAV = [
@@ -64,8 +71,13 @@ export function Layout(p: LayoutProps) {
                 {n.label}
               </a>
             ))}
-            <a href="/docs" class="nav-aux">API</a>
+            <a href="/docs" aria-current={p.path === "/docs" ? "page" : undefined}>API</a>
           </nav>
+          <Island
+            name="IncidentAlerts"
+            component={IncidentAlerts}
+            props={{ viewing: p.path === "/incidents", pollMs: ALERTS_POLL_MS }}
+          />
         </header>
         {p.banner ? <div class="banner" role="alert">{p.banner}</div> : null}
         <main class="page">

@@ -255,6 +255,21 @@ export class Market {
     }
   }
 
+  /**
+   * Schedules an episode of `type` on `symbol`, starting with the symbol's
+   * first order at or after `atMs` (SIM_FIRST_EPISODE: a fresh live market
+   * shows an incident soon). Drawn from the market's own random stream, so a
+   * seed still gives one stream; kept in the saved state like any running
+   * episode. Returns the episode, or null when the symbol is unknown or
+   * already has one.
+   */
+  scheduleEpisode(symbol: string, type: AnomalyType, atMs: number): Episode | null {
+    const s = this.#states.find((x) => x.symbol === symbol);
+    if (!s || s.episode !== null) return null;
+    s.episode = drawEpisode(this.#random, type, this.#nextEpisodeId++, atMs, this.#episodes);
+    return { ...s.episode };
+  }
+
   /** The whole state: restoring it continues this exact stream. */
   toJSON(): MarketState {
     const symbols: Record<string, SymbolMarketState> = {};
@@ -350,7 +365,12 @@ export class Market {
       s.volatile = !s.volatile;
       s.regimeUntil += this.#expMs(s.volatile);
     }
-    if (s.episode !== null && t >= s.episode.end) this.#close(s);
+    const scheduled = s.episode;
+    if (scheduled !== null && s.episodeId !== scheduled.id && t >= scheduled.start) {
+      // A scheduled episode (scheduleEpisode) begins with this order, as a drawn one would.
+      scheduled.end += t - scheduled.start;
+      scheduled.start = t;
+    } else if (s.episode !== null && t >= s.episode.end) this.#close(s);
     if (s.episode === null && this.#episodeRate > 0) {
       const from = s.lastT > s.quietSince ? s.lastT : s.quietSince;
       if (r.float() < 1 - Math.exp(-this.#episodeRate * (t - from))) {
@@ -359,7 +379,8 @@ export class Market {
       }
     }
     s.lastT = t;
-    const ep = s.episode;
+    // A scheduled episode waits for its start time.
+    const ep = s.episode !== null && t >= s.episode.start ? s.episode : null;
     const fx = this.#fx;
     let fills: number;
     if (ep !== null) {

@@ -11,7 +11,12 @@
  * @module
  */
 import { z } from "zod";
-import { ANOMALY_TYPES, describeZodError, type MarketEvent } from "../lib/contracts.ts";
+import {
+  ANOMALY_TYPES,
+  type AnomalyType,
+  describeZodError,
+  type MarketEvent,
+} from "../lib/contracts.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import { liveEvents, simulatedEvents, Simulator, type SimulatorState } from "./simulator.ts";
 import { Market, type MarketOptions, type MarketState } from "./market.ts";
@@ -196,7 +201,15 @@ export interface OpenSimulationOptions {
   episodes?: SimEpisodeSettings;
   /** market time a fresh (non-seed) market starts at */
   startMs: number;
+  /**
+   * SIM_FIRST_EPISODE: a fresh non-seed market schedules one episode of
+   * `type` on its first symbol this long after it goes live (null: none)
+   */
+  firstEpisode?: { afterMs: number; type: AnomalyType } | null;
 }
+
+/** The episode SIM_FIRST_EPISODE schedules: a jump of 1-3 % that reverts over seconds, caught by every detector. */
+export const FIRST_EPISODE_TYPE: AnomalyType = "PRICE_SPIKE";
 
 /**
  * The live simulation of a profile, continuing `saved` when it is of that
@@ -238,6 +251,10 @@ export function openSimulation(
   const { market, unreadable } = usable
     ? restoreMarket(opts, saved)
     : { market: new Market(opts), unreadable: null };
+  // Only a fresh market, and only when anomalies are wanted at all.
+  const first = !usable && o.anomalyProbability > 0 && o.symbols.length > 0
+    ? o.firstEpisode ?? null
+    : null;
   return {
     restored: usable && unreadable === null,
     note: note ?? unreadable,
@@ -247,12 +264,20 @@ export function openSimulation(
         market.skipTo(startMs);
         while (market.peekTime() < endMs) yield market.next();
       },
-      live: ({ clock, signal }) => liveMarketEvents(market, { clock, signal }),
+      live: ({ clock, signal }) => {
+        if (first) market.scheduleEpisode(o.symbols[0], first.type, clock.now() + first.afterMs);
+        return liveMarketEvents(market, { clock, signal });
+      },
       toJSON: () => market.toJSON(),
       describe: () =>
         `profile ${profile}, about ${
           expectedRate(profile, o.symbols).toPrecision(3)
-        } trades/s in bursts`,
+        } trades/s in bursts` +
+        (first
+          ? `; a first ${first.type} on ${o.symbols[0]} ${
+            first.afterMs / 1000
+          } s after going live (SIM_FIRST_EPISODE)`
+          : ""),
     },
   };
 }

@@ -378,3 +378,79 @@ Deno.test("simulate: a saved market that does not parse, or does not fit the sym
   assert.equal(other.restored, false);
   assert.match(other.note!, /filling an order of BTC-USDT, not configured/);
 });
+
+/** A clock whose sleeps move time at once (live events as fast as they are pulled). */
+function instantClock(t: number) {
+  const c = {
+    t,
+    now: () => c.t,
+    sleep: (ms: number) => {
+      c.t += ms;
+      return Promise.resolve();
+    },
+  };
+  return c;
+}
+
+/** Live events of `sim` until market time `endMs`. */
+async function liveUntil(
+  sim: ReturnType<typeof openSimulation>["simulation"],
+  t0: number,
+  endMs: number,
+): Promise<MarketEvent[]> {
+  const ac = new AbortController();
+  const out: MarketEvent[] = [];
+  for await (const e of sim.live({ clock: instantClock(t0), signal: ac.signal })) {
+    if (e.ts_ms! >= endMs) break;
+    out.push(e);
+  }
+  ac.abort();
+  return out;
+}
+
+Deno.test("simulate: SIM_FIRST_EPISODE puts a price spike on the first symbol of a fresh market, once", async () => {
+  // No episode would start on its own in these two minutes (a tiny rate), so every label is the scheduled one.
+  const base = {
+    profile: "realistic" as const,
+    seed: 42,
+    symbols: SYMBOLS,
+    anomalyProbability: 1e-6,
+    frequencySeconds: 0.2,
+    startMs: T0,
+    firstEpisode: { afterMs: 20_000, type: "PRICE_SPIKE" as const },
+  };
+  const fresh = openSimulation(base, null).simulation;
+  assert.match(fresh.describe(), /first PRICE_SPIKE on BTC-USDT 20 s after going live/);
+  [...fresh.backfill(T0, T0 + 60_000)];
+  const live = await liveUntil(fresh, T0 + 60_000, T0 + 180_000);
+  const labelled = live.filter((e) => e.is_anomaly);
+  assert.ok(labelled.length >= 1, "the episode touched trades");
+  assert.deepEqual([...new Set(labelled.map((e) => `${e.symbol} ${e.anomaly_type}`))], [
+    "BTC-USDT PRICE_SPIKE",
+  ]);
+  // It begins with BTC's first order at or after 20 s of live time: the price jumps by 1-3 %.
+  const firstAfter = live.find((e) => e.symbol === "BTC-USDT" && e.ts_ms! >= T0 + 80_000)!;
+  assert.equal(labelled[0].ts_ms, firstAfter.ts_ms);
+  const before = live.findLast((e) => e.symbol === "BTC-USDT" && e.ts_ms! < T0 + 80_000)!;
+  const jump = Math.abs(Math.log(labelled[0].price / before.price));
+  assert.ok(jump > 0.009 && jump < 0.031, `jump ${jump}`);
+
+  // A restored market (a restart) schedules nothing; anomalies off schedules nothing.
+  const restored = openSimulation(base, fresh.toJSON()).simulation;
+  assert.doesNotMatch(restored.describe(), /first/);
+  const later = await liveUntil(restored, T0 + 180_000, T0 + 300_000);
+  assert.equal(later.filter((e) => e.is_anomaly).length, 0);
+  const off = openSimulation({ ...base, anomalyProbability: 0 }, null).simulation;
+  [...off.backfill(T0, T0 + 60_000)];
+  assert.equal(
+    (await liveUntil(off, T0 + 60_000, T0 + 180_000)).filter((e) => e.is_anomaly).length,
+    0,
+  );
+  // Without the option the same seed's live minutes have no episode.
+  const none = openSimulation({ ...base, firstEpisode: null }, null).simulation;
+  [...none.backfill(T0, T0 + 60_000)];
+  assert.equal(
+    (await liveUntil(none, T0 + 60_000, T0 + 180_000)).filter((e) => e.is_anomaly).length,
+    0,
+  );
+});

@@ -12,7 +12,13 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { apiText, type StatsResponse } from "./shared/api.ts";
 import { type ExportRow, parseExport } from "./shared/csv.ts";
 import { FEATURE_LABELS, FEATURE_NAMES, type FeatureName } from "./shared/features.ts";
-import { type AnalyticsFilters, filterQuery, SINCE } from "./shared/filters.ts";
+import {
+  type AnalyticsFilters,
+  filterQuery,
+  minuteInput,
+  minuteText,
+  SINCE,
+} from "./shared/filters.ts";
 import {
   fmtDuration,
   fmtInt,
@@ -192,6 +198,39 @@ function trendChart(rows: ExportRow[], symbols: string[], all: string[], width: 
 }
 
 /** The analytics view. */
+/**
+ * A custom range's end as 24-hour UTC text (`YYYY-MM-DD HH:MM`): applied when
+ * committed (Enter or leaving the field) if it is a real minute, else marked
+ * invalid and left unapplied.
+ */
+function MinuteField(p: { name: string; value?: string; onValue: (v: string) => void }) {
+  // The field keeps what was typed (a refused time stays visible, marked) until the filter changes.
+  const [text, setText] = useState(minuteText(p.value));
+  const [bad, setBad] = useState(false);
+  useEffect(() => {
+    setText(minuteText(p.value));
+    setBad(false);
+  }, [p.value]);
+  return (
+    <input
+      type="text"
+      name={p.name}
+      inputMode="numeric"
+      placeholder="YYYY-MM-DD HH:MM"
+      size={16}
+      aria-invalid={bad}
+      title="UTC, 24-hour: YYYY-MM-DD HH:MM"
+      value={text}
+      onInput={(e) => setText((e.currentTarget as HTMLInputElement).value)}
+      onChange={(e) => {
+        const v = minuteInput((e.currentTarget as HTMLInputElement).value);
+        setBad(v === null);
+        if (v !== null) p.onValue(v);
+      }}
+    />
+  );
+}
+
 export default function Analytics(props: AnalyticsProps) {
   const [filters, setFilters] = useState(props.filters);
   const [rows, setRows] = useState(props.rows);
@@ -293,21 +332,11 @@ export default function Analytics(props: AnalyticsProps) {
             <>
               <label>
                 from
-                <input
-                  type="datetime-local"
-                  name="from"
-                  value={filters.from ?? ""}
-                  onChange={(e) => set({ from: (e.currentTarget as HTMLInputElement).value })}
-                />
+                <MinuteField name="from" value={filters.from} onValue={(from) => set({ from })} />
               </label>
               <label>
                 to
-                <input
-                  type="datetime-local"
-                  name="to"
-                  value={filters.to ?? ""}
-                  onChange={(e) => set({ to: (e.currentTarget as HTMLInputElement).value })}
-                />
+                <MinuteField name="to" value={filters.to} onValue={(to) => set({ to })} />
               </label>
             </>
           )

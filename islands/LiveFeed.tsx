@@ -16,6 +16,7 @@ import {
   apiJson,
   type LivePrediction,
   type ModelInfo,
+  sourceProblem,
   type SystemStatus,
   waitingReason,
 } from "./shared/api.ts";
@@ -269,11 +270,16 @@ export default function LiveFeed(props: LiveFeedProps) {
       : "Connecting to the live stream…";
   }
 
+  // Connected to this server is not live data: a dead source (Binance offline) must not look green.
+  const source = sourceProblem(status);
   const connLabel = paused
     ? `paused · ${fmtInt(received - paused.received)} new`
+    : conn === "live" && source
+    ? `connected · source ${source.status}`
     : conn === "live"
     ? "live"
     : conn;
+  const pillClass = paused ? "paused" : conn === "live" && source ? "source-down" : conn;
 
   return (
     <div class="stack">
@@ -319,10 +325,23 @@ export default function LiveFeed(props: LiveFeedProps) {
         >
           {paused ? "Resume" : "Pause"}
         </button>
-        <span class={`pill ${paused ? "paused" : conn}`} data-connection={conn}>
+        <span
+          class={`pill ${pillClass}`}
+          data-connection={conn}
+          data-source={source ? source.status : "online"}
+        >
           {connLabel}
         </span>
       </div>
+      {source
+        ? (
+          <p class="notice warn" data-source-down>
+            {`No new market data: the ${
+              source.name === "binance" ? "Binance stream" : "source"
+            } is ${source.status} (${source.detail}). This page stays connected and shows new predictions as soon as it recovers.`}
+          </p>
+        )
+        : null}
       {waiting && !view.length
         ? (
           <p class="notice warn" data-waiting>

@@ -28,6 +28,7 @@ import {
 } from "./shared/format.ts";
 import { FEATURE_LABELS, FEATURE_NAMES } from "./shared/features.ts";
 import { V1 } from "./shared/paths.ts";
+import { WebhookPanel, type WebhookStatus } from "./shared/WebhookPanel.tsx";
 
 /** How the pipeline is laid out in this deployment. */
 export interface Topology {
@@ -49,6 +50,8 @@ export interface StatusBoardProps {
   modelMessage: string | null;
   topology: Topology;
   pollMs: number;
+  /** incident webhook delivery, or null when ALERT_WEBHOOK_URL is unset */
+  webhooks: WebhookStatus | null;
 }
 
 const SERVICE_NAMES: Record<string, string> = {
@@ -463,6 +466,17 @@ export default function StatusBoard(props: StatusBoardProps) {
         </div>
         <FlowDiagram status={status} sample={sample} rates={rates} topology={props.topology} />
       </section>
+      {props.webhooks
+        ? (
+          <section aria-labelledby="webhooks-h">
+            <div class="section-head">
+              <h2 id="webhooks-h">Incident webhooks</h2>
+              <span class="muted small">delivery through the KV outbox, at least once</span>
+            </div>
+            <WebhookPanel initial={props.webhooks} pollMs={props.pollMs} />
+          </section>
+        )
+        : null}
       <section aria-labelledby="model-h">
         <div class="section-head">
           <h2 id="model-h">Model</h2>

@@ -12,6 +12,7 @@ import { systemClock } from "../lib/clock.ts";
 import { BinanceSource, type BinanceStatus } from "../ingest/binance.ts";
 import {
   expectedRate,
+  FIRST_EPISODE_TYPE,
   openSimulation,
   type Simulation,
   type SimulationState,
@@ -108,6 +109,7 @@ export class SimulatedSource implements MarketSource {
       | "simProfile"
       | "simEpisodeWeights"
       | "simEpisodeMagnitude"
+      | "simFirstEpisodeSeconds"
     >,
     saved: SimulationState | SimulatorCheckpoint | null,
     readonly backfill: boolean,
@@ -153,6 +155,10 @@ export class SimulatedSource implements MarketSource {
       frequencySeconds: config.eventFrequencySeconds,
       episodes: { weights: config.simEpisodeWeights, magnitude: config.simEpisodeMagnitude },
       startMs: clock.now() - (backfill ? config.backfillSeconds * 1000 : 0),
+      // After a backfill the first model is live within seconds: show it an incident soon.
+      firstEpisode: backfill && config.simFirstEpisodeSeconds !== null
+        ? { afterMs: config.simFirstEpisodeSeconds * 1000, type: FIRST_EPISODE_TYPE }
+        : null,
     }, isCheckpoint(saved) ? saved.before : saved);
     if (note) logger.warn(`simulator: ${note}`);
     this.#sim = simulation;

@@ -31,6 +31,7 @@ import { reviewRoutes } from "./api/reviews.ts";
 import { seedRoutes } from "./api/seed.ts";
 import { statsRoutes } from "./api/stats.ts";
 import { statusRoutes } from "./api/status.ts";
+import { webhookRoutes } from "./api/webhooks.ts";
 import { docsHeaders, SWAGGER_ASSETS_BASE, swaggerAssets } from "./pages/docs.ts";
 
 /** Largest request body accepted, bytes. */
@@ -150,8 +151,12 @@ const noSniff: MiddlewareHandler = async (c, next) => {
   c.res.headers.set("X-Content-Type-Options", "nosniff");
 };
 
-/** Paths both the API and a dashboard page answer (the page is mounted under `/ui`). */
-const SHARED_PATHS = /^\/(incidents(\/[^/]+)?|models)$/;
+/**
+ * Paths both the API and a dashboard page answer (the page is mounted under
+ * `/ui`); `/docs` is Swagger UI either way, inside the site's layout for a
+ * browser.
+ */
+const SHARED_PATHS = /^\/(incidents(\/[^/]+)?|models|docs)$/;
 
 /**
  * Content negotiation for {@linkcode SHARED_PATHS}: a GET whose `Accept`
@@ -233,6 +238,7 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
   incidentRoutes(app, ctx);
   statsRoutes(app, ctx);
   statusRoutes(app, ctx, api);
+  webhookRoutes(app, ctx);
   modelRoutes(app, ctx);
   reviewRoutes(app, ctx);
   eventRoutes(app, ctx, api, sse);

@@ -17,7 +17,7 @@ import { compress } from "hono/compress";
 import { consoleLogger, type Logger } from "../pipeline/log.ts";
 import { buildIslands, type BuildResult } from "../scripts/build.ts";
 import { renderDocument } from "../components/html.ts";
-import { Layout } from "../components/Layout.tsx";
+import { Layout, LAYOUT_ISLANDS } from "../components/Layout.tsx";
 import { type DashboardPage, pageContext } from "../components/page.ts";
 import type { WebContext } from "./context.ts";
 import { statusPage } from "./pages/status.tsx";
@@ -26,6 +26,7 @@ import { analyticsPage } from "./pages/analytics.tsx";
 import { manualPage } from "./pages/manual.tsx";
 import { incidentPage, incidentsPage } from "./pages/incidents.tsx";
 import { modelsPage } from "./pages/models.tsx";
+import { apiDocsPage } from "./pages/api_docs.tsx";
 
 /** The pages, in navigation order. */
 // deno-lint-ignore no-explicit-any
@@ -37,6 +38,7 @@ export const PAGES: readonly DashboardPage<any>[] = [
   manualPage,
   modelsPage,
   incidentPage,
+  apiDocsPage,
 ];
 
 /** Options of {@linkcode mountDashboard}. */
@@ -207,7 +209,7 @@ export function mountDashboard(
       }
       const scripts = built instanceof Error
         ? []
-        : page.islands.map((name) => `${built.urlPath}/${name}.js`);
+        : [...page.islands, ...LAYOUT_ISLANDS].map((name) => `${built.urlPath}/${name}.js`);
       const banner = built instanceof Error
         ? "The interactive parts of this page are unavailable: the browser bundles could not be " +
           "built (see the server log, or run `deno task build`)."

@@ -20,6 +20,8 @@ const BUILT: BuildResult = {
   urlPath: "/static/build/0123456789abcdef",
   islands: [
     "Analytics",
+    "ApiDocs",
+    "IncidentAlerts",
     "IncidentView",
     "Incidents",
     "LiveFeed",
@@ -68,7 +70,8 @@ Deno.test("every page renders its island, loads its bundle and sends the CSP", a
       assert.equal(res.headers.get("content-security-policy"), CSP);
       const html = await res.text();
       assert.ok(html.startsWith("<!DOCTYPE html>"));
-      for (const island of page.islands) {
+      // Every page carries the topbar's incident alerts besides its own islands.
+      for (const island of [...page.islands, "IncidentAlerts"]) {
         assert.ok(html.includes(`data-island="${island}"`), `${page.path} holds ${island}`);
         assert.ok(
           html.includes(`<script type="module" src="${BUILT.urlPath}/${island}.js">`),

@@ -1027,6 +1027,7 @@ Deno.test("/openapi.json is a valid OpenAPI 3.0 document listing every route wit
       "/api/v1/stats": ["get"],
       "/api/v1/system-status": ["get"],
       "/api/v1/model-info": ["get"],
+      "/api/v1/webhooks": ["get"],
       "/events": ["get"],
       "/export.csv": ["get"],
       "/incidents": ["get"],

@@ -36,6 +36,20 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
     sanitizeResources: false,
     async fn(t) {
       const kv = await tempKvPath();
+      // A webhook receiver that takes BTC-USDT's notifications and fails every other (HTTP 500).
+      const received = { ok: 0, failed: 0 };
+      const receiver = Deno.serve(
+        { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+        async (req) => {
+          const body = await req.json();
+          if (body.incident.symbol === "BTC-USDT") {
+            received.ok++;
+            return new Response("ok");
+          }
+          received.failed++;
+          return new Response("no", { status: 500 });
+        },
+      );
       const sentinel = await Sentinel.start(
         testConfig({
           KV_PATH: kv.path,
@@ -44,6 +58,8 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
           MIN_TRAINING_ROWS: "3000",
           ANOMALY_PROBABILITY: "0.02",
           SENTINEL_API_KEY: API_KEY,
+          ALERT_WEBHOOK_URL: `http://127.0.0.1:${receiver.addr.port}/hook`,
+          ALERT_WEBHOOK_MAX_ATTEMPTS: "1",
         }),
         ["source", "worker", "trainer", "web"],
         {
@@ -208,6 +224,216 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
             });
           },
         );
+        await t.step("24-hour UTC on the incident pages, axes and tooltips included", async () => {
+          const inc = chosen!;
+          for (
+            const url of [`${base}/incidents`, `${base}/incidents/${encodeURIComponent(inc.id)}`]
+          ) {
+            await onPage(url, async (page) => {
+              await page.waitForTimeout(600); // charts drawn
+              const text = await page.evaluate(() =>
+                [
+                  document.body.innerText,
+                  ...[...document.querySelectorAll("svg text, svg title, [title]")].map((e) =>
+                    `${e.textContent ?? ""} ${e.getAttribute("title") ?? ""}`
+                  ),
+                ].join("\n")
+              );
+              assert.doesNotMatch(text, /\b\d{1,2}(:\d\d)?(:\d\d)?\s?[AaPp]\.?[Mm]\b/, url);
+              assert.match(text, /\b([01]\d|2[0-3]):[0-5]\d\b/, `${url} shows times`);
+            });
+          }
+        });
+        await t.step(
+          "alerts: opt in, a notification per incident opened, the count in the tab title until incidents are viewed",
+          async () => {
+            const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+            await context.grantPermissions(["notifications"], { origin: base });
+            // Chromium shows nothing headless: record what the page asks it to show.
+            await context.addInitScript(() => {
+              const Real = Notification;
+              const shown: { title: string; body: string; tag: string }[] = [];
+              const g = globalThis as unknown as Record<string, unknown>;
+              g.__shown = shown;
+              class Recorded extends Real {
+                constructor(title: string, opts?: NotificationOptions) {
+                  super(title, opts);
+                  shown.push({ title, body: opts?.body ?? "", tag: opts?.tag ?? "" });
+                  g.__last = this;
+                }
+              }
+              Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+              Object.defineProperty(Recorded, "requestPermission", {
+                value: () => Real.requestPermission(),
+              });
+              g.Notification = Recorded;
+            });
+            // Analytics, not the live feed: this page is navigated away from, which would cut the
+            // feed's event stream mid-flight (a failed request for the watcher).
+            const page = await context.newPage();
+            const watch = watchPage(page, base);
+            const toggle = "[data-alerts-toggle]";
+            // Before this page navigates on: what it still loads (its icon) would be cut mid-flight.
+            const settle = () => page.waitForLoadState("networkidle");
+            try {
+              await openPage(page, `${base}/analytics`);
+              assert.equal(await page.getAttribute(toggle, "data-alerts-toggle"), "off");
+              assert.equal(await page.title(), "Analytics · Sentinel");
+              await page.click(toggle);
+              await page.waitForSelector('[data-alerts-toggle="on"]');
+              const optedIn = await page.evaluate(() =>
+                JSON.parse(localStorage.getItem("sentinel-alerts")!)
+              );
+              assert.equal(optedIn.on, true);
+              // The stream keeps opening incidents: each new one is notified once.
+              await page.waitForFunction(
+                () => (globalThis as unknown as { __shown: unknown[] }).__shown.length >= 1,
+                null,
+                {
+                  timeout: 60_000,
+                },
+              );
+              const shown = await page.evaluate(() =>
+                (globalThis as unknown as {
+                  __shown: { title: string; body: string; tag: string }[];
+                })
+                  .__shown
+              );
+              const all = await incidents(base);
+              for (const n of shown) {
+                const inc = all.find((i) => i.id === n.tag);
+                assert.ok(inc, `notified ${n.tag}, an incident the API lists`);
+                assert.ok(
+                  inc.start_ms > optedIn.notified_ms,
+                  "only incidents opened after opting in",
+                );
+                assert.equal(n.title, `${inc.symbol}: ${inc.type.replace(/_/g, " ")}`);
+                assert.match(n.body, /at ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC, severity \d\.\d\d/);
+              }
+              assert.equal(new Set(shown.map((n) => n.tag)).size, shown.length, "each once");
+              // The tab title counts them, and so does the toggle.
+              await page.waitForFunction(() =>
+                /^\(\d+\) Analytics · Sentinel$/.test(document.title)
+              );
+              const count = Number(/^\((\d+)\)/.exec(await page.title())![1]);
+              assert.ok(count >= 1);
+              assert.equal(Number(await page.getAttribute(toggle, "data-unread")), count);
+              const unread = (await incidents(base)).filter((i) => i.start_ms > optedIn.seen_ms);
+              assert.ok(
+                count <= unread.length,
+                `${count} counted, ${unread.length} new in the API`,
+              );
+              // Viewing the incidents marks them seen (for every tab) and clears the count.
+              const newest = Math.max(
+                ...shown.map((n) => all.find((i) => i.id === n.tag)!.start_ms),
+              );
+              await settle();
+              await openPage(page, `${base}/incidents`);
+              await page.waitForFunction(
+                (t) => JSON.parse(localStorage.getItem("sentinel-alerts")!).seen_ms >= t,
+                newest,
+              );
+              assert.equal(await page.title(), "Incidents · Sentinel");
+              assert.equal(await page.getAttribute(toggle, "data-unread"), "0");
+              // A click on a notification opens its incident.
+              await settle();
+              await openPage(page, `${base}/analytics`);
+              await page.waitForFunction(
+                () => (globalThis as unknown as { __shown: unknown[] }).__shown.length >= 1,
+                null,
+                {
+                  timeout: 60_000,
+                },
+              );
+              await settle();
+              const tag = await page.evaluate(() => {
+                const last = (globalThis as unknown as { __last: Notification }).__last;
+                last.onclick?.(new Event("click"));
+                return last.tag;
+              });
+              await page.waitForURL(`${base}/incidents/${encodeURIComponent(tag)}`);
+              // Off again: no count, nothing stored as on.
+              await settle();
+              await openPage(page, `${base}/analytics`);
+              await page.click(toggle);
+              await page.waitForSelector('[data-alerts-toggle="off"]');
+              assert.equal(await page.title(), "Analytics · Sentinel");
+              assert.equal(
+                await page.evaluate(() => JSON.parse(localStorage.getItem("sentinel-alerts")!).on),
+                false,
+              );
+              watch.assertClean("problems with alerts on");
+            } finally {
+              watch.stop();
+              await context.close();
+            }
+            // Notifications refused: the tab title still counts.
+            const blocked = await browser!.newContext();
+            try {
+              const page2 = await blocked.newPage();
+              await openPage(page2, `${base}/analytics`);
+              await page2.evaluate(() => Notification.permission).then((p) =>
+                assert.notEqual(p, "granted")
+              );
+              await page2.click(toggle);
+              await page2.waitForSelector('[data-alerts-toggle="title-only"]', { timeout: 20_000 });
+              await page2.waitForFunction(() => /^\(\d+\) /.test(document.title), null, {
+                timeout: 60_000,
+              });
+            } finally {
+              await blocked.close();
+            }
+          },
+        );
+        await t.step(
+          "System Status: webhook delivery counts and the dead letters with their reason",
+          async () => {
+            await waitFor("a delivered and a dead-lettered notification", async () => {
+              const w = await (await fetch(`${base}/api/v1/webhooks`)).json();
+              return w.stats.delivered >= 1 && w.stats.dead_lettered >= 1;
+            }, 60_000);
+            await onPage(`${base}/`, async (page) => {
+              await page.waitForSelector("[data-webhooks] [data-dead-letter]");
+              const view = await page.evaluate(() => {
+                const n = (id: string) =>
+                  Number(
+                    document.querySelector(`[data-webhook-count="${id}"] .kpi-value`)!.textContent!
+                      .replace(/,/g, ""),
+                  );
+                return {
+                  delivered: n("delivered"),
+                  dead: n("dead"),
+                  queued: n("queued"),
+                  rows: [...document.querySelectorAll("[data-dead-letter]")].map((tr) => ({
+                    incident: tr.querySelector("a")!.textContent!,
+                    reason: tr.querySelector("[data-reason]")!.textContent!,
+                  })),
+                };
+              });
+              assert.ok(view.delivered >= 1 && view.dead >= 1, JSON.stringify(view));
+              assert.equal(view.rows.length, Math.min(view.dead, 50));
+              for (const r of view.rows) {
+                // Only other symbols than BTC-USDT fail at the receiver, with HTTP 500.
+                assert.doesNotMatch(r.incident, /^BTC-USDT /);
+                assert.equal(r.reason, "HTTP 500");
+              }
+              // What the receiver saw: every delivery it took, every failure it answered.
+              assert.ok(
+                received.ok >= view.delivered,
+                `${received.ok} taken, ${view.delivered} shown`,
+              );
+              assert.ok(
+                received.failed >= view.dead,
+                `${received.failed} failed, ${view.dead} shown`,
+              );
+              await page.locator("[data-webhooks]").scrollIntoViewIfNeeded();
+              await page.evaluate(() =>
+                document.getElementById("webhooks-h")!.scrollIntoView({ block: "start" })
+              );
+              await screenshot(page, "status-webhooks", "status-webhooks");
+            });
+          },
+        );
         await t.step(
           "the live page: a price chart per symbol with anomalies, incidents and tooltips",
           async () => {
@@ -280,15 +506,25 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
           "analytics: a custom UTC range from the URL, then the last 15 minutes",
           async () => {
             await onPage(
-              `${base}/analytics?from=2000-01-01T00:00Z&to=2000-01-01T01:00Z`,
+              `${base}/analytics?from=2000-01-01T00:00Z&to=2000-01-01T13:00Z`,
               async (page) => {
-                assert.equal(await page.inputValue('input[name="from"]'), "2000-01-01T00:00");
-                assert.equal(await page.inputValue('input[name="to"]'), "2000-01-01T01:00");
+                // 24-hour UTC text, whatever the browser's locale (a datetime-local field said "01:00 PM").
+                assert.equal(await page.inputValue('input[name="from"]'), "2000-01-01 00:00");
+                assert.equal(await page.inputValue('input[name="to"]'), "2000-01-01 13:00");
+                assert.equal(await page.getAttribute('input[name="to"]', "type"), "text");
                 assert.match(await page.textContent("[data-summary]") ?? "", /^0 predictions/);
                 assert.match(
                   await page.getAttribute("[data-export]", "href") ?? "",
-                  /from=2000-01-01T00%3A00Z&to=2000-01-01T01%3A00Z/,
+                  /from=2000-01-01T00%3A00Z&to=2000-01-01T13%3A00Z/,
                 );
+                // Typing a 24-hour time applies it; a 12-hour one is refused and marked.
+                await page.fill('input[name="to"]', "2000-01-01 23:30");
+                await page.press('input[name="to"]', "Enter");
+                await page.waitForURL(/to=2000-01-01T23%3A30Z/);
+                await page.fill('input[name="to"]', "2000-01-01 11:30 PM");
+                await page.press('input[name="to"]', "Enter");
+                await page.waitForSelector('input[name="to"][aria-invalid="true"]');
+                assert.match(page.url(), /to=2000-01-01T23%3A30Z/);
                 await page.selectOption('select[name="since"]', "15m");
                 await page.waitForFunction(() =>
                   !/^0 predictions/.test(
@@ -304,6 +540,7 @@ if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
       } finally {
         await browser?.close();
         await sentinel.stop();
+        await receiver.shutdown();
         await kv.cleanup();
       }
     },

@@ -118,6 +118,32 @@ export function waitingReason(status: SystemStatus | null): string | null {
 }
 
 /**
+ * Why no new market data arrives, from `/system-status`: the Binance stream's
+ * or the source's entry when either is not online (the Binance one first: it
+ * says more), or null when the source delivers.
+ *
+ * @example
+ * ```ts
+ * import { sourceProblem } from "./api.ts";
+ * const svc = (name: string, status: "online" | "degraded" | "offline", detail: string) =>
+ *   ({ name, status, latency_ms: null, detail });
+ * console.log(sourceProblem({ status: "degraded", checked_at: "", services: [
+ *   svc("source", "degraded", "binance reconnecting"), svc("binance", "degraded", "reconnecting (refused)")] }));
+ * // { name: "binance", status: "degraded", detail: "reconnecting (refused)" }
+ * ```
+ */
+export function sourceProblem(
+  status: SystemStatus | null,
+): { name: string; status: "degraded" | "offline"; detail: string } | null {
+  if (!status) return null;
+  for (const name of ["binance", "source"]) {
+    const s = status.services.find((x) => x.name === name);
+    if (s && s.status !== "online") return { name, status: s.status, detail: s.detail };
+  }
+  return null;
+}
+
+/**
  * Progress towards the first model from the trainer's detail
  * (`waiting for 1000 feature rows, have 240`), or null when it says nothing
  * countable.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type SystemStatus, trainingProgress, waitingReason } from "./api.ts";
+import { sourceProblem, type SystemStatus, trainingProgress, waitingReason } from "./api.ts";
 
 const status = (scorer: "online" | "degraded", trainerDetail: string): SystemStatus => ({
   status: "degraded",
@@ -25,4 +25,32 @@ Deno.test("trainingProgress reads the trainer's counts, or nothing", () => {
     have: 240,
   });
   assert.equal(trainingProgress("training (first model)"), null);
+});
+
+Deno.test("sourceProblem: the Binance stream's or the source's trouble, else null", () => {
+  const svc = (name: string, status: "online" | "degraded" | "offline", detail = name) => ({
+    name,
+    status,
+    latency_ms: null,
+    detail,
+  });
+  const st = (...services: ReturnType<typeof svc>[]) => ({
+    status: "degraded" as const,
+    checked_at: "2026-12-04T21:00:00.000Z",
+    services,
+  });
+  assert.equal(sourceProblem(st(svc("api", "online"), svc("source", "online"))), null);
+  assert.equal(sourceProblem(null), null);
+  // Something else degraded is not the source's problem.
+  assert.equal(sourceProblem(st(svc("trainer", "degraded"), svc("source", "online"))), null);
+  assert.deepEqual(
+    sourceProblem(st(svc("source", "offline", "replay ended"))),
+    { name: "source", status: "offline", detail: "replay ended" },
+  );
+  assert.deepEqual(
+    sourceProblem(
+      st(svc("source", "degraded", "binance reconnecting"), svc("binance", "offline", "closed")),
+    ),
+    { name: "binance", status: "offline", detail: "closed" },
+  );
 });

@@ -22,6 +22,34 @@ export interface AnalyticsFilters {
 
 const MINUTE = /^\d{4}-\d\d-\d\dT\d\d:\d\d$/;
 
+/**
+ * What the user typed in a custom range's field, as the filters keep it
+ * (`YYYY-MM-DDTHH:MM`, UTC): a 24-hour `YYYY-MM-DD HH:MM` (or with a `T`),
+ * "" for an open end, null for anything else (no such minute, 12-hour text).
+ * The fields are plain text because a `datetime-local` input shows the
+ * browser's locale, "01:00 PM" in en-US.
+ *
+ * @example
+ * ```ts
+ * import { minuteInput } from "./filters.ts";
+ * console.log(minuteInput(" 2026-12-04 18:05 "), minuteInput(""), minuteInput("2026-02-30 10:00")); // "2026-12-04T18:05" "" null
+ * ```
+ */
+export function minuteInput(text: string): string | null {
+  const t = text.trim();
+  if (t === "") return "";
+  const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d)$/.exec(t);
+  if (!m) return null;
+  const v = `${m[1]}T${m[2]}`;
+  const d = new Date(`${v}:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 16) === v ? v : null;
+}
+
+/** A kept minute (`YYYY-MM-DDTHH:MM`) as its field shows it: `YYYY-MM-DD HH:MM`. */
+export function minuteText(v: string | undefined): string {
+  return (v ?? "").replace("T", " ");
+}
+
 /** The time ranges offered, as `/export.csv`'s `since`. */
 export const SINCE = [
   { value: "15m", label: "last 15 min" },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { filterQuery, parseFilters } from "./filters.ts";
+import { filterQuery, minuteInput, minuteText, parseFilters } from "./filters.ts";
 
 const SYMBOLS = ["BTC-USDT", "ETH-USDT"];
 const LIMITS = [500, 2000];
@@ -52,4 +52,17 @@ Deno.test("a custom time range travels as UTC from/to and comes back as custom",
   assert.equal(open.since, "custom");
   assert.equal(open.from, "2026-12-04T18:00");
   assert.equal(open.to, "");
+});
+
+Deno.test("a custom range's fields take 24-hour UTC minutes and refuse anything else", () => {
+  assert.equal(minuteInput("2026-12-04 18:05"), "2026-12-04T18:05");
+  assert.equal(minuteInput(" 2026-12-04T23:59 "), "2026-12-04T23:59");
+  assert.equal(minuteInput(""), "");
+  for (
+    const bad of ["2026-12-04 6:05 PM", "2026-12-04 24:00", "2026-02-30 10:00", "04/12/2026 18:05"]
+  ) {
+    assert.equal(minuteInput(bad), null, bad);
+  }
+  assert.equal(minuteText("2000-01-01T13:00"), "2000-01-01 13:00");
+  assert.equal(minuteText(undefined), "");
 });

@@ -19,4 +19,5 @@ export const V1 = {
   stats: `${API_V1}/stats`,
   systemStatus: `${API_V1}/system-status`,
   modelInfo: `${API_V1}/model-info`,
+  webhooks: `${API_V1}/webhooks`,
 } as const;

@@ -10,6 +10,7 @@ import StatusBoard, { type StatusBoardProps } from "../../islands/StatusBoard.ts
 import type { ModelInfo, StatsResponse, SystemStatus } from "../../islands/shared/api.ts";
 import { flowSample } from "../../islands/shared/flow.ts";
 import { V1 } from "../../islands/shared/paths.ts";
+import type { WebhookStatus } from "../../islands/shared/WebhookPanel.tsx";
 
 /** How often the board refreshes, ms. */
 export const STATUS_POLL_MS = 3000;
@@ -20,11 +21,14 @@ export const statusPage: DashboardPage<StatusBoardProps> = {
   title: "System Status",
   islands: ["StatusBoard"],
   async load(pc) {
-    const [status, stats, metrics, model] = await Promise.all([
+    const [status, stats, metrics, model, webhooks] = await Promise.all([
       pc.json<SystemStatus>(V1.systemStatus),
       pc.json<StatsResponse>(V1.stats),
       pc.text("/metrics"),
       pc.json<ModelInfo>(V1.modelInfo),
+      pc.ctx.config.alertWebhookUrls.length
+        ? pc.json<WebhookStatus>(V1.webhooks)
+        : Promise.resolve(null),
     ]);
     if (!status.ok) throw new Error(`${V1.systemStatus}: ${status.error}`);
     if (!stats.ok) throw new Error(`${V1.stats}: ${stats.error}`);
@@ -45,6 +49,7 @@ export const statusPage: DashboardPage<StatusBoardProps> = {
         kafka: c.kafkaBrokers ? { topic: c.kafkaTopic, brokers: c.kafkaBrokers } : null,
       },
       pollMs: STATUS_POLL_MS,
+      webhooks: webhooks?.ok ? webhooks.value : null,
     };
   },
   render(data) {
