@@ -6,7 +6,13 @@
  * At close the incident is typed by the shape of the move:
  *
  * - `volume_burst`: driven by the volume channels, the price hardly moved;
- * - `volatility_regime`: price alerts in both directions;
+ * - `volatility_regime`: price alerts in both directions *and* the price
+ *   swung both ways from where it was before the first alert (each side at
+ *   least half the larger). Alerts alone are not enough: after a spike the
+ *   short reference catches up with it, so the reversion itself alerts
+ *   downwards (measured on the realistic profile: 32 of 44 price spikes,
+ *   13 of 15 flash crashes and 5 of 6 level shifts were typed a volatility
+ *   regime that way);
  * - `level_shift`: the price stayed at least 70 % of the way to its peak;
  * - `spike` (up) / `crash` (down): the move reverted.
  *
@@ -271,9 +277,13 @@ function typeOf(o: Open, final: boolean): IncidentType {
   const inc = o.inc;
   const priceAlerts = o.up + o.down;
   const volumeAlerts = inc.alerts - priceAlerts;
-  const move = Math.log(inc.peak_price / inc.ref_price);
   if (priceAlerts === 0 && volumeAlerts > 0) return "volume_burst";
-  if (o.up >= 2 && o.down >= 2) return "volatility_regime";
+  // excursions from the price before the first alert
+  const upward = Math.max(0, Math.log(inc.max_price / inc.ref_price));
+  const downward = Math.max(0, Math.log(inc.ref_price / inc.min_price));
+  const twoSided = Math.min(upward, downward) >= 0.5 * Math.max(upward, downward);
+  if (o.up >= 2 && o.down >= 2 && twoSided) return "volatility_regime";
+  const move = upward >= downward ? upward : -downward;
   if (final && move !== 0) {
     const after = Math.log(inc.last_price / inc.ref_price);
     if (after / move >= 0.7) return "level_shift";

@@ -86,6 +86,32 @@ Deno.test("incidents: typed by shape — crash, level shift, volume burst, volat
   assert.equal(regime[0].type, "volatility_regime");
 });
 
+Deno.test("incidents: a spike whose reversion alerts downwards is a spike, not a volatility regime", () => {
+  // +3 % at once, then back to the old price while the short reference still sits up high:
+  // the way down alerts with a negative price_z, but the price never went below its start
+  const down = { price_z: -12 };
+  const spike = closed(run([
+    trade(0, 100),
+    trade(1000, 103, true),
+    trade(1500, 103.1, true),
+    trade(2000, 101.5, true, down),
+    trade(2500, 100.6, true, down),
+    trade(3000, 100.1, true, down),
+    trade(4000, 100),
+  ], 20_000));
+  assert.equal(spike[0].type, "spike");
+  // the same fall from 103 that goes on to 97: both sides of the start, a regime
+  const regime = closed(run([
+    trade(0, 100),
+    trade(1000, 103, true),
+    trade(1500, 103.1, true),
+    trade(2000, 100, true, down),
+    trade(2500, 97, true, down),
+    trade(4000, 99.5),
+  ], 20_000));
+  assert.equal(regime[0].type, "volatility_regime");
+});
+
 Deno.test("incidents: symbols are independent; advance() closes by time; state round-trips", () => {
   const t = new IncidentTracker({ gapMs: 5000 });
   t.observe(trade(0, 100));
