@@ -23,7 +23,7 @@ import {
   type IncidentSymbolState,
   IncidentTracker,
 } from "../model/incidents.ts";
-import { type BatchCommit, predictionCursors, type Store } from "../store/kv.ts";
+import { type BatchCommit, batchCursors, type Store } from "../store/kv.ts";
 import type { Hub } from "./hub.ts";
 import { outboxEntries } from "./notifier.ts";
 import type { PipelineMetrics } from "./metrics.ts";
@@ -355,7 +355,7 @@ export class Processor {
       this.#o.hub?.publish({
         pageId: p.commit.pageId,
         predictions,
-        ids: predictionCursors(p.commit.pageId, predictions),
+        ids: batchCursors(p.commit.pageId, rows, predictedIdx),
         incidents: changes,
       });
     }

@@ -20,10 +20,11 @@ import {
   type VerdictPage,
 } from "./pages.ts";
 import { packPage, pageOf } from "./packed.ts";
-
-/** A stored page: packed bytes (now) or a page object (written before packing). */
-type Stored = Page | VerdictPage | Uint8Array;
+import { isBatchBytes, packBatch, unpackBatch } from "./compact.ts";
 import { openKv } from "./open.ts";
+
+/** A stored page: batch or packed bytes (now) or a page object (written before packing). */
+type Stored = Page | VerdictPage | Uint8Array;
 
 const PAGE = MAX_PAGE_RECORDS;
 
@@ -38,6 +39,27 @@ export function predictionCursors(pageId: string, preds: readonly Prediction[]):
     for (let j = i; j < Math.min(i + PAGE, preds.length); j++) {
       out[j] = formatCursor(first, `${pageId}.${i}`, j - i);
     }
+  }
+  return out;
+}
+
+/**
+ * The SSE cursors of a worker batch's predictions as
+ * {@linkcode Store.commitBatch} pages them with `predictedRows` (batch pages
+ * of at most {@linkcode MAX_PAGE_RECORDS} rows, each keyed by its first
+ * row): `predictedRows[j]` is prediction j's index in `rows`.
+ */
+export function batchCursors(
+  pageId: string,
+  rows: readonly { ts_ms: number }[],
+  predictedRows: readonly number[],
+): string[] {
+  const out: string[] = new Array(predictedRows.length);
+  let page = -1, first = 0;
+  for (let j = 0; j < predictedRows.length; j++) {
+    const start = Math.floor(predictedRows[j] / PAGE) * PAGE;
+    if (start !== page) [page, first] = [start, j];
+    out[j] = formatCursor(rows[start].ts_ms, `${pageId}.${start}`, j - first);
   }
   return out;
 }
@@ -282,16 +304,17 @@ export class Store {
     for (const [symbol, state] of b.states) op.set(keys.state(symbol), state);
     op.set(keys.offset(b.stream, b.partition), b.nextOffset);
     const expireIn = this.retentionMs;
-    const rowKeys: Deno.KvKey[] = [];
-    for (let i = 0; i < b.rows.length; i += PAGE) {
-      const part = b.rows.slice(i, i + PAGE);
-      const key = keys.rows(part[0].ts_ms, `${b.pageId}.${i}`);
-      rowKeys.push(key);
-      op.set(key, packPage(encodeRows(part)), { expireIn });
-    }
     if (b.predictedRows && b.predictedRows.length === b.predictions.length) {
-      this.#setVerdictPages(op, b.pageId, b.predictions, b.predictedRows, rowKeys);
-    } else this.#setPredictionPages(op, b.pageId, b.predictions);
+      this.#setBatchPages(op, b.pageId, b.rows, b.predictions, b.predictedRows);
+    } else {
+      for (let i = 0; i < b.rows.length; i += PAGE) {
+        const part = b.rows.slice(i, i + PAGE);
+        op.set(keys.rows(part[0].ts_ms, `${b.pageId}.${i}`), packPage(encodeRows(part)), {
+          expireIn,
+        });
+      }
+      this.#setPredictionPages(op, b.pageId, b.predictions);
+    }
     for (const [key, n] of b.counters) {
       if (n > 0) op.sum(keys.count(...key), BigInt(n));
     }
@@ -316,23 +339,32 @@ export class Store {
     }
   }
 
-  /** Prediction pages that point into the batch's row pages (same keys and cursors as above). */
-  #setVerdictPages(
+  /**
+   * A worker batch's rows with their predictions: one compact value per
+   * {@linkcode MAX_PAGE_RECORDS} rows (store/compact.ts), keyed by its first
+   * row under `pred` (cursors: {@linkcode batchCursors}).
+   */
+  #setBatchPages(
     op: Deno.AtomicOperation,
     pageId: string,
+    rows: readonly FeatureRow[],
     preds: readonly Prediction[],
     rowIdx: readonly number[],
-    rowKeys: readonly Deno.KvKey[],
   ) {
     const expireIn = this.retentionMs;
-    for (let i = 0; i < preds.length; i += PAGE) {
-      const end = Math.min(i + PAGE, preds.length);
-      const first = Math.floor(rowIdx[i] / PAGE);
-      const last = Math.floor(rowIdx[end - 1] / PAGE);
-      const base = first * PAGE;
-      const idx = rowIdx.slice(i, end).map((r) => r - base);
-      const page = encodeVerdicts(preds.slice(i, end), idx, rowKeys.slice(first, last + 1));
-      op.set(keys.pred(preds[i].ts_ms, `${pageId}.${i}`), packPage(page), { expireIn });
+    let j = 0;
+    for (let i = 0; i < rows.length; i += PAGE) {
+      const end = Math.min(i + PAGE, rows.length);
+      const from = j;
+      while (j < preds.length && rowIdx[j] < end) j++;
+      const verdicts = j > from
+        ? encodeVerdicts(preds.slice(from, j), rowIdx.slice(from, j).map((r) => r - i), [])
+        : null;
+      op.set(
+        keys.pred(rows[i].ts_ms, `${pageId}.${i}`),
+        packBatch(encodeRows(rows.slice(i, end)), verdicts),
+        { expireIn },
+      );
     }
   }
 
@@ -345,6 +377,10 @@ export class Store {
     stored: Stored,
     rowCache: Map<string, Page | null>,
   ): Promise<Prediction[]> {
+    if (isBatchBytes(stored)) {
+      const { rows, verdicts } = unpackBatch(stored);
+      return verdicts ? decodeVerdicts(verdicts, [rows]) : [];
+    }
     const value = pageOf(stored);
     if (!isVerdictPage(value)) return decodePredictions(value);
     const names = value.rk.map((k) => JSON.stringify(k));
@@ -528,17 +564,31 @@ export class Store {
     return out.slice(0, max);
   }
 
-  /** Up to `maxRows` of the newest feature rows (all symbols), oldest first. */
+  /**
+   * Up to `maxRows` of the newest feature rows (all symbols), oldest first:
+   * from the batch pages (under `pred`) and the row pages written before them.
+   */
   async recentRows(maxRows: number): Promise<FeatureRow[]> {
-    const pages: FeatureRow[][] = [];
-    let n = 0;
-    for await (const e of this.kv.list<Stored>({ prefix: keys.rowsPrefix }, { reverse: true })) {
-      const rows = decodeRows(pageOf(e.value) as Page);
-      pages.push(rows);
-      n += rows.length;
-      if (n >= maxRows) break;
+    const pages: { key: Deno.KvKey; rows: FeatureRow[] }[] = [];
+    for (const prefix of [keys.predPrefix, keys.rowsPrefix]) {
+      let n = 0;
+      for await (const e of this.kv.list<Stored>({ prefix }, { reverse: true, batchSize: 50 })) {
+        let rows: FeatureRow[];
+        if (isBatchBytes(e.value)) rows = decodeRows(unpackBatch(e.value).rows);
+        else if (prefix === keys.rowsPrefix) rows = decodeRows(pageOf(e.value) as Page);
+        else continue; // a prediction page without rows
+        pages.push({ key: e.key, rows });
+        n += rows.length;
+        if (n >= maxRows) break;
+      }
     }
-    const all = pages.reverse().flat();
+    // Key order (first event's time, then page id), as one prefix would list them.
+    pages.sort((a, b) => {
+      const [ta, tb] = [a.key[1] as number, b.key[1] as number];
+      const [ia, ib] = [String(a.key[2]), String(b.key[2])];
+      return ta - tb || (ia < ib ? -1 : ia > ib ? 1 : 0);
+    });
+    const all = pages.flatMap((p) => p.rows);
     return all.slice(Math.max(0, all.length - maxRows));
   }
 
