@@ -24,6 +24,7 @@ import {
   IncidentTracker,
 } from "../model/incidents.ts";
 import { type BatchCommit, batchCursors, type Store } from "../store/kv.ts";
+import { addTrade, type MinuteBars, packMinute, unpackMinute } from "../store/bars.ts";
 import type { Hub } from "./hub.ts";
 import { outboxEntries } from "./notifier.ts";
 import type { PipelineMetrics } from "./metrics.ts";
@@ -72,6 +73,8 @@ export interface BatchResult {
 interface DetectState {
   scorer?: SymbolScorerState;
   incident?: IncidentSymbolState;
+  /** the symbol's open minute of per-second bars (store/bars.ts) */
+  bars?: { minute: number; bytes: Uint8Array };
 }
 
 /**
@@ -130,6 +133,8 @@ export class Processor {
   #engine: FeatureEngine;
   readonly #scorers = new Map<string, SymbolScorer>();
   readonly #tracker: IncidentTracker;
+  /** each symbol's open minute of per-second bars */
+  readonly #bars = new Map<string, MinuteBars>();
   #stats: ProcessorStats = {
     batches: 0,
     events: 0,
@@ -168,6 +173,7 @@ export class Processor {
     this.#engine = new FeatureEngine(this.#o);
     this.#scorers.clear();
     this.#tracker.clear();
+    this.#bars.clear();
     this.#loaded.clear();
   }
 
@@ -197,6 +203,7 @@ export class Processor {
           if (m && m !== "robust") this.#scorers.set(s, new SymbolScorer(m, d.scorer));
         }
         this.#tracker.restoreSymbol(s, d?.incident);
+        if (d?.bars) this.#bars.set(s, unpackMinute(s, d.bars.minute, d.bars.bytes));
       }
       this.#loaded.add(s);
     }
@@ -235,6 +242,7 @@ export class Processor {
     const scorer = this.#o.model();
     const { predictions, scored: predictedIdx, warmup } = predictRows(rows, scorer, this.#scorers);
     const changes = scorer ? this.#incidents(rows, predictions, predictedIdx) : [];
+    const bars = this.#addBars(rows, predictions, predictedIdx);
     const latest = new Map<string, Incident>();
     for (const c of changes) {
       latest.set(c.incident.id, c.incident);
@@ -275,6 +283,7 @@ export class Processor {
       rows,
       predictions,
       predictedRows: predictedIdx,
+      bars,
       counters,
       extra: batch.extra,
     };
@@ -394,9 +403,40 @@ export class Processor {
     return out;
   }
 
+  /**
+   * Adds the batch's trades to their symbols' per-second bars; returns every
+   * minute the batch changed, packed now (a later batch goes on changing the
+   * open minute while this one commits).
+   */
+  #addBars(
+    rows: readonly FeatureRow[],
+    predictions: readonly Prediction[],
+    scored: readonly number[],
+  ): [string, number, Uint8Array][] {
+    const changed = new Map<string, MinuteBars>();
+    let j = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const p = scored[j] === i ? predictions[j++] : null;
+      const m = addTrade(this.#bars.get(r.symbol), r.symbol, {
+        ts_ms: r.ts_ms,
+        price: r.price,
+        volume: r.volume,
+        alert: p?.is_anomaly ?? false,
+        severity: p?.severity ?? 0,
+      });
+      if (m === null) continue;
+      this.#bars.set(r.symbol, m);
+      changed.set(`${r.symbol}\u0000${m.minute}`, m);
+    }
+    return [...changed.values()].map((m) => [m.symbol, m.minute, packMinute(m)]);
+  }
+
   /** A symbol's checkpoint: its feature window plus the detection stages' state. */
   #symbolState(symbol: string): unknown {
     const detect: DetectState = { incident: this.#tracker.symbolState(symbol) };
+    const bars = this.#bars.get(symbol);
+    if (bars) detect.bars = { minute: bars.minute, bytes: packMinute(bars) };
     const sc = this.#scorers.get(symbol);
     if (sc && sc.model !== "robust") detect.scorer = sc.toJSON();
     return { ...this.#engine.symbolState(symbol, { binary: true }), detect };

@@ -54,7 +54,8 @@ export function isBatchBytes(value: unknown): value is Uint8Array {
 
 // ---- bytes ------------------------------------------------------------------
 
-class Writer {
+/** A growable byte buffer with varints (shared by the compact encodings). */
+export class Writer {
   buf = new Uint8Array(1024);
   view = new DataView(this.buf.buffer);
   o = 0;
@@ -107,7 +108,8 @@ class Writer {
   }
 }
 
-class Reader {
+/** Reads what a {@linkcode Writer} wrote, refusing to read past the end. */
+export class Reader {
   readonly view: DataView;
   o = 0;
   constructor(readonly buf: Uint8Array) {
@@ -258,7 +260,7 @@ function exactAt(x: number, k: number): boolean {
  * (varint steps from the symbol's previous value, or varint values, the
  * smaller), all absent (NaN), or float64 as is.
  */
-function writeExact(w: Writer, col: Float64Array, sym: ArrayLike<number>): void {
+export function writeExact(w: Writer, col: Float64Array, sym: ArrayLike<number>): void {
   if (col.every((x) => Number.isNaN(x))) return w.byte(NUM_ABSENT);
   const k = decimalsOf(col);
   if (k < 0) {
@@ -284,7 +286,8 @@ function writeExact(w: Writer, col: Float64Array, sym: ArrayLike<number>): void 
   for (let i = 0; i < out.length; i++) w.varint(out[i]);
 }
 
-function readExact(r: Reader, n: number, sym: ArrayLike<number>): Float64Array {
+/** {@linkcode writeExact}'s column back. */
+export function readExact(r: Reader, n: number, sym: ArrayLike<number>): Float64Array {
   const tag = r.byte();
   if (tag === NUM_F64) return r.f64s(n);
   const out = new Float64Array(n);

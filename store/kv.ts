@@ -21,6 +21,7 @@ import {
 } from "./pages.ts";
 import { packPage, pageOf } from "./packed.ts";
 import { isBatchBytes, packBatch, unpackBatch } from "./compact.ts";
+import { type SecondBar, unpackMinute } from "./bars.ts";
 import { openKv } from "./open.ts";
 
 /** A stored page: batch or packed bytes (now) or a page object (written before packing). */
@@ -126,6 +127,8 @@ export const keys = {
   review: (incidentId: string) => ["review", incidentId] as const,
   /** A symbol muted until a time: its incidents send no webhook meanwhile. */
   mute: (symbol: string) => ["mute", symbol] as const,
+  /** A symbol's minute of per-second bars (store/bars.ts), kept for the long retention. */
+  bars: (symbol: string, minute: number) => ["bars", symbol, minute] as const,
   mutePrefix: ["mute"] as const,
 };
 
@@ -214,6 +217,8 @@ export interface BatchCommit {
   counters: readonly (readonly [key: readonly string[], n: number])[];
   /** extra sets in the same atomic (e.g. a source's state) */
   extra?: readonly (readonly [key: Deno.KvKey, value: unknown])[];
+  /** minutes of per-second bars the batch changed: `[symbol, minute, packed bars]` */
+  bars?: readonly (readonly [symbol: string, minute: number, bytes: Uint8Array])[];
   /** incidents opened, updated or closed by the batch (latest version of each) */
   incidents?: readonly Incident[];
   /** webhook notifications of the incidents the batch opened or closed */
@@ -236,13 +241,24 @@ export class PartitionLostError extends Error {
   }
 }
 
+/** Retention of a {@linkcode Store}. */
+export interface StoreOptions {
+  /** RETENTION: the long tier (bars, incidents, reviews), ms */
+  retentionMs: number;
+  /** RETENTION_RAW: per-event rows and predictions, ms (default: `retentionMs`) */
+  rawRetentionMs?: number;
+}
+
 /** Typed access to Sentinel's KV. */
 export class Store {
-  /** How long rows and predictions stay, in ms. */
+  /** How long bars, incidents, reviews and dead letters stay (RETENTION), in ms. */
   readonly retentionMs: number;
+  /** How long raw rows and predictions stay (RETENTION_RAW), in ms; at most `retentionMs`. */
+  readonly rawRetentionMs: number;
 
-  constructor(readonly kv: Deno.Kv, opts: { retentionMs: number }) {
+  constructor(readonly kv: Deno.Kv, opts: StoreOptions) {
     this.retentionMs = opts.retentionMs;
+    this.rawRetentionMs = Math.min(opts.rawRetentionMs ?? opts.retentionMs, opts.retentionMs);
   }
 
   /**
@@ -253,7 +269,7 @@ export class Store {
    * unwritable file throws `KvOpenError` (store/open.ts) with one line naming
    * the path and the cause.
    */
-  static async open(path: string, opts: { retentionMs: number }): Promise<Store> {
+  static async open(path: string, opts: StoreOptions): Promise<Store> {
     if (path === "") return new Store(await Deno.openKv(), opts);
     return new Store(await openKv(path), opts);
   }
@@ -303,7 +319,7 @@ export class Store {
     }
     for (const [symbol, state] of b.states) op.set(keys.state(symbol), state);
     op.set(keys.offset(b.stream, b.partition), b.nextOffset);
-    const expireIn = this.retentionMs;
+    const expireIn = this.rawRetentionMs;
     if (b.predictedRows && b.predictedRows.length === b.predictions.length) {
       this.#setBatchPages(op, b.pageId, b.rows, b.predictions, b.predictedRows);
     } else {
@@ -319,8 +335,11 @@ export class Store {
       if (n > 0) op.sum(keys.count(...key), BigInt(n));
     }
     for (const [key, value] of b.extra ?? []) op.set(key, value);
+    for (const [symbol, minute, bytes] of b.bars ?? []) {
+      op.set(keys.bars(symbol, minute), bytes, { expireIn: this.retentionMs });
+    }
     for (const inc of b.incidents ?? []) {
-      op.set(keys.incident(inc.start_ms, inc.id), inc, { expireIn });
+      op.set(keys.incident(inc.start_ms, inc.id), inc, { expireIn: this.retentionMs });
     }
     for (const o of b.outbox ?? []) op.set(keys.outbox(o.id), o);
     const r = await op.commit();
@@ -330,7 +349,7 @@ export class Store {
 
   /** Self-contained prediction pages (predictions without their rows, e.g. `POST /predict`). */
   #setPredictionPages(op: Deno.AtomicOperation, pageId: string, preds: readonly Prediction[]) {
-    const expireIn = this.retentionMs;
+    const expireIn = this.rawRetentionMs;
     for (let i = 0; i < preds.length; i += PAGE) {
       const part = preds.slice(i, i + PAGE);
       op.set(keys.pred(part[0].ts_ms, `${pageId}.${i}`), packPage(encodePredictions(part)), {
@@ -351,7 +370,7 @@ export class Store {
     preds: readonly Prediction[],
     rowIdx: readonly number[],
   ) {
-    const expireIn = this.retentionMs;
+    const expireIn = this.rawRetentionMs;
     let j = 0;
     for (let i = 0; i < rows.length; i += PAGE) {
       const end = Math.min(i + PAGE, rows.length);
@@ -590,6 +609,67 @@ export class Store {
     });
     const all = pages.flatMap((p) => p.rows);
     return all.slice(Math.max(0, all.length - maxRows));
+  }
+
+  /**
+   * One symbol's per-second bars with `fromMs ≤ t ≤ toMs`, oldest first, at
+   * most `max`: the long tier, there for the whole RETENTION whether or not
+   * the raw predictions of those seconds still are.
+   */
+  async bars(symbol: string, fromMs: number, toMs: number, max: number): Promise<SecondBar[]> {
+    const out: SecondBar[] = [];
+    if (toMs < fromMs) return out;
+    const start = keys.bars(symbol, Math.floor(fromMs / 60_000) * 60_000);
+    const end = keys.bars(symbol, toMs + 1);
+    for await (const e of this.kv.list<Uint8Array>({ start, end }, { batchSize: 100 })) {
+      const m = unpackMinute(symbol, e.key[2] as number, e.value);
+      for (const b of m.bars) {
+        if (b.t < fromMs || b.t > toMs) continue;
+        out.push(b);
+        if (out.length >= max) return out;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Deletes the raw tier's pages (rows and predictions) whose first event is
+   * more than RETENTION_RAW older than the newest page's: what users see of
+   * raw history ends there at once, where KV's own expiry (lazy, by wall
+   * time) would leave them readable for a while. Event time, not the clock,
+   * so a replay of an old file keeps its last RETENTION_RAW. Returns how
+   * many pages went.
+   */
+  async sweepRaw(): Promise<number> {
+    const newest = await this.newestPredictionPageTs();
+    if (newest === null) return 0;
+    const cutoff = newest - this.rawRetentionMs;
+    let deleted = 0;
+    for (const prefix of [keys.predPrefix, keys.rowsPrefix]) {
+      let batch: Deno.KvKey[] = [];
+      const flush = async () => {
+        const op = this.kv.atomic();
+        for (const k of batch) op.delete(k);
+        await op.commit();
+        deleted += batch.length;
+        batch = [];
+      };
+      const list = this.kv.list({ start: [...prefix], end: [...prefix, cutoff] }, {
+        batchSize: 200,
+      });
+      for await (const e of list) {
+        batch.push(e.key);
+        if (batch.length === 100) await flush();
+      }
+      if (batch.length) await flush();
+    }
+    for await (const e of this.kv.list({ prefix: ["pred_sym"] })) {
+      if ((e.key[2] as number) < cutoff) {
+        await this.kv.delete(e.key);
+        deleted++;
+      }
+    }
+    return deleted;
   }
 
   /** Every counter, as `{"pred/BTC-USDT": 123, ...}` (key parts joined by `/`). */
