@@ -90,11 +90,28 @@ export interface PreparedBatch {
   readonly result: BatchResult;
   /** index in `batch.events` of each prediction */
   readonly predictedIdx: readonly number[];
+  /** the batch's predictions' SSE cursors (where its page puts them) */
+  readonly ids: readonly string[];
   readonly warmup: number;
   /** whether a model was active */
   readonly scored: boolean;
   readonly bySource: ReadonlyMap<string, number>;
   readonly perSymbol: ReadonlyMap<string, { pred: number; anomaly: number }>;
+}
+
+/** Batches with fewer rows than this share a page (see `Processor.#pageOf`). */
+export const OPEN_PAGE_ROWS = 128;
+/** Most event time between an open page's first row and any row appended to it, ms. */
+export const OPEN_PAGE_SPAN_MS = 5_000;
+
+/** A page being filled by consecutive small batches of one partition. */
+interface OpenPage {
+  pageId: string;
+  rows: FeatureRow[];
+  predictions: Prediction[];
+  predictedRows: number[];
+  /** the offset after its last batch */
+  nextOffset: number;
 }
 
 /** Options of a {@linkcode Processor}. */
@@ -133,6 +150,8 @@ export class Processor {
   #engine: FeatureEngine;
   readonly #scorers = new Map<string, SymbolScorer>();
   readonly #tracker: IncidentTracker;
+  /** each partition's open page: small batches append to it (see #pageOf) */
+  readonly #open = new Map<string, OpenPage>();
   /** each symbol's open minute of per-second bars */
   readonly #bars = new Map<string, MinuteBars>();
   #stats: ProcessorStats = {
@@ -174,6 +193,7 @@ export class Processor {
     this.#scorers.clear();
     this.#tracker.clear();
     this.#bars.clear();
+    this.#open.clear();
     this.#loaded.clear();
   }
 
@@ -271,18 +291,18 @@ export class Processor {
     for (const [s, c] of perSymbol) {
       counters.push([["pred", s], c.pred], [["anomaly", s], c.anomaly]);
     }
-    const pageId = `${batch.stream}.${batch.partition}.${batch.firstOffset}`;
+    const page = this.#pageOf(batch, rows, predictions, predictedIdx);
     const commit: Omit<BatchCommit, "expectOffsetVersion"> = {
       stream: batch.stream,
       partition: batch.partition,
       nextOffset: batch.nextOffset,
-      pageId,
+      pageId: page.pageId,
       states: [...touched].map((s) => [s, this.#symbolState(s)] as const),
       incidents: [...latest.values()],
       outbox: outboxEntries(changes, this.#o.webhooks ?? 0, this.#now()),
-      rows,
-      predictions,
-      predictedRows: predictedIdx,
+      rows: page.rows,
+      predictions: page.predictions,
+      predictedRows: page.predictedRows,
       bars,
       counters,
       extra: batch.extra,
@@ -293,6 +313,7 @@ export class Processor {
       commit,
       result: { rows, predictions, incidents: changes },
       predictedIdx,
+      ids: batchCursors(page.pageId, page.rows, page.predictedRows).slice(page.skip),
       warmup,
       scored: scorer !== null,
       bySource,
@@ -364,7 +385,7 @@ export class Processor {
       this.#o.hub?.publish({
         pageId: p.commit.pageId,
         predictions,
-        ids: batchCursors(p.commit.pageId, rows, predictedIdx),
+        ids: p.ids,
         incidents: changes,
       });
     }
@@ -401,6 +422,55 @@ export class Processor {
     }
     if (newest > -Infinity) out.push(...this.#tracker.advance(newest));
     return out;
+  }
+
+  /**
+   * The page a batch's rows and predictions go to. A batch of at least
+   * {@linkcode OPEN_PAGE_ROWS} rows has pages of its own. A smaller one (live
+   * traffic: a few events a batch) is appended to its partition's open page
+   * when that page holds the batch just before it, has room, and spans at
+   * most {@linkcode OPEN_PAGE_SPAN_MS} of event time: the commit rewrites the
+   * page under its first batch's key with every row so far, so a page's KV
+   * entry and header are paid once per ~{@linkcode OPEN_PAGE_ROWS} events,
+   * not once per batch (docs/decisions.md, "Open pages"). `skip`: the
+   * page's predictions before this batch's.
+   */
+  #pageOf(
+    batch: Batch,
+    rows: FeatureRow[],
+    predictions: Prediction[],
+    predictedIdx: number[],
+  ): OpenPage & { skip: number } {
+    const part = `${batch.stream}\u0000${batch.partition}`;
+    const own: OpenPage = {
+      pageId: `${batch.stream}.${batch.partition}.${batch.firstOffset}`,
+      rows,
+      predictions,
+      predictedRows: predictedIdx,
+      nextOffset: batch.nextOffset,
+    };
+    const open = this.#open.get(part);
+    const fits = (p: OpenPage) =>
+      p.nextOffset === batch.firstOffset && p.rows.length + rows.length <= OPEN_PAGE_ROWS &&
+      rows.every((r) => Math.abs(r.ts_ms - p.rows[0].ts_ms) <= OPEN_PAGE_SPAN_MS);
+    if (rows.length >= OPEN_PAGE_ROWS || rows.length === 0) {
+      this.#open.delete(part);
+      return { ...own, skip: 0 };
+    }
+    if (!open || !fits(open)) {
+      this.#open.set(part, own);
+      return { ...own, skip: 0 };
+    }
+    const n = open.rows.length;
+    const grown: OpenPage = {
+      pageId: open.pageId,
+      rows: [...open.rows, ...rows],
+      predictions: [...open.predictions, ...predictions],
+      predictedRows: [...open.predictedRows, ...predictedIdx.map((i) => i + n)],
+      nextOffset: batch.nextOffset,
+    };
+    this.#open.set(part, grown);
+    return { ...grown, skip: open.predictions.length };
   }
 
   /**

@@ -159,19 +159,43 @@ const varintLength = (n: number) => n < 128 ? 1 : n < 16384 ? 2 : Math.ceil(Math
 
 // ---- integer columns (symbol, source, model, driver, flags, window count, row index) --------
 
-const INT_CONST = 0, INT_EACH = 1, INT_STEP = 2, INT_BITMAP = 3;
+const INT_CONST = 0, INT_EACH = 1, INT_STEP = 2, INT_BITMAP = 3, INT_RUNS = 4;
 
-/** Small non-negative integers: one value for the column, or a varint each. */
+/**
+ * Small non-negative integers: one value for the column, a varint each, or
+ * (value, run length) pairs, whichever is smallest (flags are long runs: an
+ * alert or a label breaks them now and then).
+ */
 function writeInts(w: Writer, col: ArrayLike<number>): void {
-  let same = true;
-  for (let i = 1; i < col.length; i++) if (col[i] !== col[0]) same = false;
-  if (same) {
+  let runs = 0, eachBytes = 0, runBytes = 0;
+  for (let i = 0, run = 0; i < col.length; i++) {
+    eachBytes += varintLength(col[i]);
+    run++;
+    if (i + 1 === col.length || col[i + 1] !== col[i]) {
+      runs++;
+      runBytes += varintLength(col[i]) + varintLength(run);
+      run = 0;
+    }
+  }
+  if (runs <= 1) {
     w.byte(INT_CONST);
     w.varint(col.length ? col[0] : 0);
     return;
   }
-  w.byte(INT_EACH);
-  for (let i = 0; i < col.length; i++) w.varint(col[i]);
+  if (eachBytes <= runBytes) {
+    w.byte(INT_EACH);
+    for (let i = 0; i < col.length; i++) w.varint(col[i]);
+    return;
+  }
+  w.byte(INT_RUNS);
+  for (let i = 0, run = 0; i < col.length; i++) {
+    run++;
+    if (i + 1 === col.length || col[i + 1] !== col[i]) {
+      w.varint(col[i]);
+      w.varint(run);
+      run = 0;
+    }
+  }
 }
 
 /** Counters that grow per symbol (window counts): zigzag steps from the symbol's previous value. */
@@ -205,7 +229,14 @@ function readInts<T extends Uint8Array | Uint16Array | Uint32Array>(
   const tag = r.byte();
   if (tag === INT_CONST) out.fill(r.varint());
   else if (tag === INT_EACH) { for (let i = 0; i < out.length; i++) out[i] = r.varint(); }
-  else if (tag === INT_STEP && sym) {
+  else if (tag === INT_RUNS) {
+    for (let i = 0; i < out.length;) {
+      const value = r.varint(), run = r.varint();
+      if (run === 0 || i + run > out.length) throw new TypeError("batch page: bad run length");
+      out.fill(value, i, i + run);
+      i += run;
+    }
+  } else if (tag === INT_STEP && sym) {
     const prev = new Map<number, number>();
     for (let i = 0; i < out.length; i++) {
       out[i] = (prev.get(sym[i]) ?? 0) + unzigzag(r.varint());
