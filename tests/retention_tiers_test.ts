@@ -112,6 +112,23 @@ Deno.test("retention tiers: after RETENTION_RAW the raw pages are gone, bars and
         b.t >= old.start_ms - 61_000 && b.t <= old.end_ms + 60_000
       ),
     );
+
+    // The history endpoint answers the whole 20 minutes from the bars, per minute.
+    const hist = await app.request(`/api/v1/bars?symbol=ETH-USDT&from=${T0}&to=${newest}&bar=1m`);
+    assert.equal(hist.status, 200);
+    const h = await hist.json();
+    const perMinute = new Map<number, number>();
+    for (const e of events.filter((e) => e.symbol === "ETH-USDT")) {
+      const t = Math.floor(e.ts_ms! / 60_000) * 60_000;
+      perMinute.set(t, (perMinute.get(t) ?? 0) + 1);
+    }
+    assert.deepEqual(
+      h.bars.map((b: { t: number; trades: number }) => [b.t, b.trades]),
+      [...perMinute.entries()],
+    );
+    const bad = await app.request(`/api/v1/bars?symbol=ETH-USDT&bar=5m`);
+    assert.equal(bad.status, 422);
+    assert.match(await bad.text(), /bar must be 1s or 1m/);
   } finally {
     store.close();
   }
