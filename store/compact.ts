@@ -264,7 +264,7 @@ function readRowIndex(r: Reader, m: number, n: number): Uint16Array {
 
 // ---- exact number columns (times, trade ids, prices, volumes) ------------------------------
 
-const NUM_F64 = 0, NUM_ABSENT = 1, NUM_STEPS = 2, NUM_VALUES = 3;
+const NUM_F64 = 0, NUM_ABSENT = 1, NUM_STEPS = 2, NUM_VALUES = 3, NUM_STEP_RUNS = 4;
 
 /**
  * The fewest decimals `k` such that every value is `m / 10^k` for an integer
@@ -288,8 +288,10 @@ function exactAt(x: number, k: number): boolean {
 
 /**
  * A float64 column that must come back bit for bit: scaled decimal integers
- * (varint steps from the symbol's previous value, or varint values, the
- * smaller), all absent (NaN), or float64 as is.
+ * (varint steps from the symbol's previous value, the same as (step, run)
+ * pairs, or varint values: the smallest), all absent (NaN), or float64 as
+ * is. Runs pay off for regular steps: consecutive trade ids of a symbol,
+ * a simulator's fixed tick.
  */
 export function writeExact(w: Writer, col: Float64Array, sym: ArrayLike<number>): void {
   if (col.every((x) => Number.isNaN(x))) return w.byte(NUM_ABSENT);
@@ -302,13 +304,33 @@ export function writeExact(w: Writer, col: Float64Array, sym: ArrayLike<number>)
   for (let i = 0; i < col.length; i++) scaled[i] = Math.round(col[i] * POW10[k]);
   const steps = new Float64Array(col.length);
   const prev = new Map<number, number>();
-  let stepBytes = 0, valueBytes = 0;
+  let stepBytes = 0, valueBytes = 0, runBytes = 0;
   for (let i = 0; i < col.length; i++) {
     steps[i] = zigzag(scaled[i] - (prev.get(sym[i]) ?? 0));
     prev.set(sym[i], scaled[i]);
     scaled[i] = zigzag(scaled[i]);
     stepBytes += varintLength(steps[i]);
     valueBytes += varintLength(scaled[i]);
+  }
+  for (let i = 0, run = 0; i < steps.length; i++) {
+    run++;
+    if (i === steps.length - 1 || steps[i + 1] !== steps[i]) {
+      runBytes += varintLength(steps[i]) + varintLength(run);
+      run = 0;
+    }
+  }
+  if (runBytes < stepBytes && runBytes < valueBytes) {
+    w.byte(NUM_STEP_RUNS);
+    w.byte(k);
+    for (let i = 0, run = 0; i < steps.length; i++) {
+      run++;
+      if (i === steps.length - 1 || steps[i + 1] !== steps[i]) {
+        w.varint(steps[i]);
+        w.varint(run);
+        run = 0;
+      }
+    }
+    return;
   }
   const useSteps = stepBytes < valueBytes;
   w.byte(useSteps ? NUM_STEPS : NUM_VALUES);
@@ -323,14 +345,24 @@ export function readExact(r: Reader, n: number, sym: ArrayLike<number>): Float64
   if (tag === NUM_F64) return r.f64s(n);
   const out = new Float64Array(n);
   if (tag === NUM_ABSENT) return out.fill(NaN);
-  if (tag !== NUM_STEPS && tag !== NUM_VALUES) {
+  if (tag !== NUM_STEPS && tag !== NUM_VALUES && tag !== NUM_STEP_RUNS) {
     throw new TypeError(`batch page: number column encoding ${tag}`);
   }
   const p = POW10[r.byte()];
   const prev = new Map<number, number>();
+  let runLeft = 0, runStep = 0;
   for (let i = 0; i < n; i++) {
-    let m = unzigzag(r.varint());
-    if (tag === NUM_STEPS) {
+    let m: number;
+    if (tag === NUM_STEP_RUNS) {
+      if (runLeft === 0) {
+        runStep = r.varint();
+        runLeft = r.varint();
+        if (runLeft === 0 || i + runLeft > n) throw new TypeError("batch page: bad run length");
+      }
+      runLeft--;
+      m = unzigzag(runStep);
+    } else m = unzigzag(r.varint());
+    if (tag !== NUM_VALUES) {
       m += prev.get(sym[i]) ?? 0;
       prev.set(sym[i], m);
     }
