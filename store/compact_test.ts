@@ -159,3 +159,18 @@ Deno.test("batch pages: damaged bytes are refused with a reason, not misread", (
   assert.throws(() => unpackBatch(future), /format 9 is not known/);
   assert.throws(() => unpackBatch(Uint8Array.of(0x53, 1)), /not a batch page/);
 });
+
+Deno.test("batch pages: regular steps (consecutive trade ids, a fixed tick) cost runs, not a byte a row", () => {
+  const regular = marketRows(300, new Random(8));
+  let id = 1e9;
+  for (const r of regular) r.trade_id = id++; // one trade stream: ids consecutive across rows
+  const gaps = new Random(9);
+  let at = 1e9;
+  const irregular = regular.map((r) => ({ ...r, trade_id: at += 1 + gaps.int(20) }));
+  const size = (rows: FeatureRow[]) => packBatch(encodeRows(rows), null).length;
+  assert.ok(size(regular) + 250 < size(irregular), `${size(regular)} vs ${size(irregular)}`);
+  assert.deepEqual(
+    decodeRows(unpackBatch(packBatch(encodeRows(regular), null)).rows),
+    regular.map(asStored),
+  );
+});
