@@ -290,7 +290,15 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     name: "RETENTION",
     default: "24h",
     accepts: "duration (90s, 15m, 1h, 1d)",
-    doc: "how long feature rows and predictions stay in KV",
+    doc:
+      "long tier: how long per-second bars per symbol, incidents and reviews stay in KV (raw rows and predictions: RETENTION_RAW)",
+  },
+  {
+    name: "RETENTION_RAW",
+    default: "(1h, or RETENTION when shorter)",
+    accepts: "duration (90s, 15m, 1h, 1d), at most RETENTION",
+    doc:
+      "raw tier: how long per-event feature rows and predictions stay in KV (event time; the worker sweeps older pages every minute)",
   },
   {
     name: "BINANCE_WS_URL",
@@ -383,6 +391,8 @@ export interface Config {
   replaySpeed: number | "max";
   replaySymbol: string | null;
   retentionSeconds: number;
+  /** RETENTION_RAW: the raw rows' and predictions' horizon, seconds (≤ retentionSeconds) */
+  rawRetentionSeconds: number;
   binanceWsUrl: string;
   binanceStream: "trade" | "aggTrade";
   /** MAX_CLOCK_SKEW, ms */
@@ -627,6 +637,7 @@ const EnvSchema = z.object({
   }),
   REPLAY_SYMBOL: symbol.optional(),
   RETENTION: duration("a duration like 90s, 15m, 1h, 1d", false),
+  RETENTION_RAW: duration("a duration like 90s, 15m, 1h, 1d", false).optional(),
   BINANCE_WS_URL: z.string().regex(/^wss?:\/\/[^\s]+$/, {
     message: "expected a ws:// or wss:// URL",
   }),
@@ -685,6 +696,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       message: `must not exceed MIN_TRAINING_ROWS (${e.MIN_TRAINING_ROWS})`,
     });
   }
+  if ((e.RETENTION_RAW ?? 0) > (e.RETENTION ?? 86400)) {
+    problems.push({
+      variable: "RETENTION_RAW",
+      message:
+        `must not exceed RETENTION (${raw.RETENTION}): raw history cannot outlive the long tier`,
+    });
+  }
   problems.push(...securityProblems(e));
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -734,6 +752,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     replaySpeed: e.REPLAY_SPEED,
     replaySymbol: e.REPLAY_SYMBOL ?? null,
     retentionSeconds: e.RETENTION ?? 86400,
+    rawRetentionSeconds: e.RETENTION_RAW ?? Math.min(3600, e.RETENTION ?? 86400),
     binanceWsUrl: e.BINANCE_WS_URL.replace(/\/+$/, ""),
     binanceStream: e.BINANCE_STREAM,
     maxClockSkewMs: (e.MAX_CLOCK_SKEW ?? 300) * 1000,

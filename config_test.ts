@@ -316,3 +316,13 @@ Deno.test("config: SIM_FIRST_EPISODE is 20 s by default, off turns it off, nonse
   assert.equal(parseConfig({ SIM_FIRST_EPISODE: "off" }).simFirstEpisodeSeconds, null);
   assert.match(errorOf({ SIM_FIRST_EPISODE: "soon" }).message, /SIM_FIRST_EPISODE: got "soon"/);
 });
+
+Deno.test("config: RETENTION_RAW is the raw tier's horizon, never longer than RETENTION", () => {
+  assert.equal(parseConfig({}).rawRetentionSeconds, 3600);
+  assert.equal(parseConfig({ RETENTION_RAW: "15m" }).rawRetentionSeconds, 900);
+  // Unset, it follows a RETENTION shorter than its hour.
+  assert.equal(parseConfig({ RETENTION: "10m" }).rawRetentionSeconds, 600);
+  const e = errorOf({ RETENTION: "2h", RETENTION_RAW: "3h" });
+  assert.match(e.message, /RETENTION_RAW: must not exceed RETENTION \(2h\)/);
+  assert.match(errorOf({ RETENTION_RAW: "soon" }).message, /RETENTION_RAW: got "soon"/);
+});

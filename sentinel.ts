@@ -141,7 +141,10 @@ export class Sentinel {
     }
     let store: Store;
     try {
-      store = await Store.open(config.kvPath, { retentionMs: config.retentionSeconds * 1000 });
+      store = await Store.open(config.kvPath, {
+        retentionMs: config.retentionSeconds * 1000,
+        rawRetentionMs: config.rawRetentionSeconds * 1000,
+      });
     } catch (e) {
       if (!/^https?:\/\//.test(config.kvPath)) throw e;
       // A KV Connect server that refuses or does not answer: one line naming the settings.
@@ -222,6 +225,7 @@ export class Sentinel {
         kafka: this.kafkaWorker?.consumer.status() ?? null,
       }), this.#stop.signal);
     }
+    if (roles.includes("worker")) this.#sweepRaw(store, log("store"));
     if (roles.includes("worker") && config.alertWebhookUrls.length) {
       this.notifier = new Notifier({
         store,
@@ -417,6 +421,19 @@ export class Sentinel {
   }
 
   /** Stops the roles: the source stops, the last batch is committed, KV is closed. */
+  /**
+   * Deletes raw pages past RETENTION_RAW every minute (store/kv.ts
+   * `sweepRaw`): KV's own expiry is lazy and leaves them readable.
+   */
+  #sweepRaw(store: Store, logger: Logger): void {
+    const timer = setInterval(() => {
+      store.sweepRaw().then((n) => {
+        if (n) logger.info(`raw tier: ${n} page(s) past RETENTION_RAW deleted`);
+      }).catch((e) => logger.warn(`raw tier sweep: ${e}`));
+    }, 60_000);
+    this.#stop.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  }
+
   async stop(): Promise<void> {
     if (this.#stop.signal.aborted) return;
     this.#stop.abort();

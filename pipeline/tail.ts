@@ -6,7 +6,10 @@
  *
  * Pages are keyed by their first event's time, and workers of different
  * partitions can commit a page whose key sorts before one already seen, so
- * every poll re-reads a look-back span and remembers which pages it published.
+ * every poll re-reads a look-back span and remembers how much of each page it
+ * published: a page may grow after it was first read (a worker appends live
+ * traffic's small batches to an open page, pipeline/processor.ts), and only
+ * its new predictions are published then.
  *
  * Incidents are tailed the same way: those that started in the last
  * `incidentLookbackMs` are re-read each poll, and each change (new, grown,
@@ -35,7 +38,8 @@ const signature = (i: Incident) => `${i.status}|${i.alerts}|${i.peak_severity}|$
 
 /** Polls KV for prediction pages and publishes the new ones to a hub. */
 export class KvTail {
-  readonly #seen = new Map<string, number>();
+  /** page key → [first event's time, predictions published] */
+  readonly #seen = new Map<string, [number, number]>();
   /** incident id → [start_ms, signature] */
   readonly #incidents = new Map<string, [number, string]>();
   #since = 0;
@@ -67,14 +71,19 @@ export class KvTail {
     let published = 0;
     for await (const page of this.store.predictionPagesFrom(from)) {
       const key = `${page.firstTs}~${page.pageId}`;
-      if (this.#seen.has(key)) continue;
-      this.#seen.set(key, page.firstTs);
+      const done = this.#seen.get(key)?.[1] ?? 0;
+      if (done > 0 && page.predictions.length <= done) continue;
+      this.#seen.set(key, [page.firstTs, page.predictions.length]);
       if (page.firstTs > this.#since) this.#since = page.firstTs;
-      if (!publish) continue;
-      this.hub.publish({ pageId: page.pageId, predictions: page.predictions, ids: page.ids });
+      if (!publish || page.predictions.length === done) continue;
+      this.hub.publish({
+        pageId: page.pageId,
+        predictions: page.predictions.slice(done),
+        ids: page.ids.slice(done),
+      });
       published++;
     }
-    for (const [key, ts] of this.#seen) if (ts < from) this.#seen.delete(key);
+    for (const [key, [ts]] of this.#seen) if (ts < from) this.#seen.delete(key);
     published += await this.#pollIncidents(publish);
     return published;
   }

@@ -134,3 +134,32 @@ Deno.test("tail: publishes each incident change committed by another process onc
     store.kv.close();
   }
 });
+
+Deno.test("tail: a page that grows after it was read publishes only its new predictions", async () => {
+  const store = new Store(await Deno.openKv(":memory:"), { retentionMs: 3_600_000 });
+  const hub = new Hub();
+  const got: PredictionBatch[] = [];
+  hub.subscribe((b) => got.push(b));
+  try {
+    const tail = new KvTail(store, hub, memoryLogger(), { pollMs: 60_000 });
+    const ac = new AbortController();
+    await tail.start(ac.signal);
+    ac.abort();
+    const grow = [pred("BTC-USDT", 30_000), pred("ETH-USDT", 30_001), pred("BTC-USDT", 30_002)];
+    // An open page: the same key rewritten with more predictions by each small batch.
+    await commit(store, "open", grow.slice(0, 1));
+    assert.equal(await tail.poll(), 1);
+    await commit(store, "open", grow);
+    assert.equal(await tail.poll(), 1);
+    assert.equal(await tail.poll(), 0, "nothing twice");
+    assert.deepEqual(got.map((b) => b.predictions.map((p) => p.ts_ms)), [[30_000], [
+      30_001,
+      30_002,
+    ]]);
+    const stored = [];
+    for await (const x of store.predictionsAfter(null)) stored.push(x.id);
+    assert.deepEqual(got.flatMap((b) => b.ids), stored);
+  } finally {
+    store.close();
+  }
+});

@@ -27,6 +27,7 @@ import { modelRoutes } from "./api/models.ts";
 import { predictRoutes } from "./api/predict.ts";
 import { predictionRoutes } from "./api/predictions.ts";
 import { incidentRoutes } from "./api/incidents.ts";
+import { barRoutes } from "./api/bars.ts";
 import { reviewRoutes } from "./api/reviews.ts";
 import { seedRoutes } from "./api/seed.ts";
 import { statsRoutes } from "./api/stats.ts";
@@ -236,6 +237,7 @@ export function createApp(ctx: WebContext, opts: AppOptions = {}): OpenAPIHono {
   seedRoutes(app, ctx, api);
   predictionRoutes(app, ctx);
   incidentRoutes(app, ctx);
+  barRoutes(app, ctx);
   statsRoutes(app, ctx);
   statusRoutes(app, ctx, api);
   webhookRoutes(app, ctx);

@@ -1,111 +1,23 @@
 /**
- * Every Deno KV key Sentinel uses, and the typed reads and writes over them
- * (DESIGN.md section 7). Nothing else in the code base builds a KV key.
+ * Typed reads and writes over Sentinel's Deno KV (DESIGN.md section 7): the
+ * worker's atomic batch commits, incidents, the webhook outbox, reviews,
+ * mutes, models, heartbeats. The keys are in store/keys.ts; the market
+ * history's pages and bars in store/history.ts, which {@linkcode Store}
+ * extends.
  *
  * @module
  */
 import type { Incident } from "../model/incidents.ts";
 import type { FeatureRow, Prediction } from "../lib/contracts.ts";
 import { type Bundle, decodeBundleChunks, encodeBundleChunks } from "../model/bundle.ts";
-import {
-  decodePredictions,
-  decodeRows,
-  decodeVerdicts,
-  encodePredictions,
-  encodeRows,
-  encodeVerdicts,
-  isVerdictPage,
-  MAX_PAGE_RECORDS,
-  type Page,
-  type VerdictPage,
-} from "./pages.ts";
-import { packPage, pageOf } from "./packed.ts";
-
-/** A stored page: packed bytes (now) or a page object (written before packing). */
-type Stored = Page | VerdictPage | Uint8Array;
+import { encodeRows, MAX_PAGE_RECORDS as PAGE } from "./pages.ts";
+import { packPage } from "./packed.ts";
+import { History, type StoreOptions } from "./history.ts";
+import { keys } from "./keys.ts";
 import { openKv } from "./open.ts";
 
-const PAGE = MAX_PAGE_RECORDS;
-
-/**
- * The SSE cursors of a batch's predictions as {@linkcode Store.commitBatch}
- * pages them (all-symbol pages), in the batch's order.
- */
-export function predictionCursors(pageId: string, preds: readonly Prediction[]): string[] {
-  const out: string[] = new Array(preds.length);
-  for (let i = 0; i < preds.length; i += PAGE) {
-    const first = preds[i].ts_ms;
-    for (let j = i; j < Math.min(i + PAGE, preds.length); j++) {
-      out[j] = formatCursor(first, `${pageId}.${i}`, j - i);
-    }
-  }
-  return out;
-}
-
-function formatCursor(firstTs: number, pageId: string, index: number): string {
-  return `${firstTs}~${pageId}~${index}`;
-}
-
-/** Parses a cursor from {@linkcode predictionCursors}; null when malformed. */
-export function parseCursor(
-  cursor: string,
-): { firstTs: number; pageId: string; index: number } | null {
-  const m = /^(\d+)~([^~]+)~(\d+)$/.exec(cursor);
-  if (!m) return null;
-  return { firstTs: Number(m[1]), pageId: m[2], index: Number(m[3]) };
-}
-
-/** The keys, in one place. */
-export const keys = {
-  /** A symbol's feature-window state, written with the offsets it covers. */
-  state: (symbol: string) => ["state", symbol] as const,
-  /** Next offset to read of a stream's partition (Kafka topic, or an embedded source). */
-  offset: (stream: string, partition: number) => ["offsets", stream, partition] as const,
-  /** A page of feature rows (all rows of a batch, warm-up included), for training. */
-  rows: (firstTs: number, pageId: string) => ["rows", firstTs, pageId] as const,
-  rowsPrefix: ["rows"] as const,
-  /** A page of predictions (all symbols). */
-  pred: (firstTs: number, pageId: string) => ["pred", firstTs, pageId] as const,
-  predPrefix: ["pred"] as const,
-  /**
-   * A page of one symbol's predictions: written before predictions were
-   * stored once (a copy of the `pred` pages, which readers filter by symbol
-   * now); no longer written or read, left to expire.
-   */
-  predSym: (symbol: string, firstTs: number, pageId: string) =>
-    ["pred_sym", symbol, firstTs, pageId] as const,
-  predSymPrefix: (symbol: string) => ["pred_sym", symbol] as const,
-  /** The active bundle's id and chunk count: one atomic set activates a model. */
-  modelActive: ["model", "active"] as const,
-  modelChunk: (id: string, i: number) => ["model", id, "chunk", i] as const,
-  /** Listing of every stored bundle (metadata only). */
-  modelIndex: (id: string) => ["models", id] as const,
-  modelIndexPrefix: ["models"] as const,
-  /** `Deno.KvU64` counters. */
-  count: (...parts: string[]) => ["count", ...parts] as const,
-  countPrefix: ["count"] as const,
-  /** A source's own resumable state (e.g. the simulator's generator). */
-  source: (name: string) => ["source", name] as const,
-  /** Liveness of a role instance, with `expireIn`. */
-  heartbeat: (role: string, instance: string) => ["heartbeat", role, instance] as const,
-  heartbeatPrefix: ["heartbeat"] as const,
-  /** Requests between processes, e.g. a retrain asked for by the API. */
-  control: (name: string) => ["control", name] as const,
-  /** An incident (open or closed), by start time; its id is `SYMBOL:start_ms`. */
-  incident: (startMs: number, id: string) => ["incident", startMs, id] as const,
-  incidentPrefix: ["incident"] as const,
-  /** An incident notification waiting for delivery to one webhook receiver (pipeline/notifier.ts). */
-  outbox: (id: string) => ["outbox", id] as const,
-  outboxPrefix: ["outbox"] as const,
-  /** A notification given up on after ALERT_WEBHOOK_MAX_ATTEMPTS, kept for the retention. */
-  outboxDead: (id: string) => ["outbox_dead", id] as const,
-  outboxDeadPrefix: ["outbox_dead"] as const,
-  /** An analyst's review of an incident (acknowledged, true or false positive). */
-  review: (incidentId: string) => ["review", incidentId] as const,
-  /** A symbol muted until a time: its incidents send no webhook meanwhile. */
-  mute: (symbol: string) => ["mute", symbol] as const,
-  mutePrefix: ["mute"] as const,
-};
+export { keys } from "./keys.ts";
+export { batchCursors, parseCursor, predictionCursors, type StoreOptions } from "./history.ts";
 
 /** An analyst's review of an incident. */
 export interface IncidentReview {
@@ -192,6 +104,8 @@ export interface BatchCommit {
   counters: readonly (readonly [key: readonly string[], n: number])[];
   /** extra sets in the same atomic (e.g. a source's state) */
   extra?: readonly (readonly [key: Deno.KvKey, value: unknown])[];
+  /** minutes of per-second bars the batch changed: `[symbol, minute, packed bars]` */
+  bars?: readonly (readonly [symbol: string, minute: number, bytes: Uint8Array])[];
   /** incidents opened, updated or closed by the batch (latest version of each) */
   incidents?: readonly Incident[];
   /** webhook notifications of the incidents the batch opened or closed */
@@ -215,14 +129,7 @@ export class PartitionLostError extends Error {
 }
 
 /** Typed access to Sentinel's KV. */
-export class Store {
-  /** How long rows and predictions stay, in ms. */
-  readonly retentionMs: number;
-
-  constructor(readonly kv: Deno.Kv, opts: { retentionMs: number }) {
-    this.retentionMs = opts.retentionMs;
-  }
-
+export class Store extends History {
   /**
    * Opens the KV at `path`: a file path (its folder is created), a KV Connect
    * URL (`http(s)://…`, with DENO_KV_ACCESS_TOKEN; nothing touches the local
@@ -231,7 +138,7 @@ export class Store {
    * unwritable file throws `KvOpenError` (store/open.ts) with one line naming
    * the path and the cause.
    */
-  static async open(path: string, opts: { retentionMs: number }): Promise<Store> {
+  static async open(path: string, opts: StoreOptions): Promise<Store> {
     if (path === "") return new Store(await Deno.openKv(), opts);
     return new Store(await openKv(path), opts);
   }
@@ -281,88 +188,32 @@ export class Store {
     }
     for (const [symbol, state] of b.states) op.set(keys.state(symbol), state);
     op.set(keys.offset(b.stream, b.partition), b.nextOffset);
-    const expireIn = this.retentionMs;
-    const rowKeys: Deno.KvKey[] = [];
-    for (let i = 0; i < b.rows.length; i += PAGE) {
-      const part = b.rows.slice(i, i + PAGE);
-      const key = keys.rows(part[0].ts_ms, `${b.pageId}.${i}`);
-      rowKeys.push(key);
-      op.set(key, packPage(encodeRows(part)), { expireIn });
-    }
+    const expireIn = this.rawRetentionMs;
     if (b.predictedRows && b.predictedRows.length === b.predictions.length) {
-      this.#setVerdictPages(op, b.pageId, b.predictions, b.predictedRows, rowKeys);
-    } else this.#setPredictionPages(op, b.pageId, b.predictions);
+      this.setBatchPages(op, b.pageId, b.rows, b.predictions, b.predictedRows);
+    } else {
+      for (let i = 0; i < b.rows.length; i += PAGE) {
+        const part = b.rows.slice(i, i + PAGE);
+        op.set(keys.rows(part[0].ts_ms, `${b.pageId}.${i}`), packPage(encodeRows(part)), {
+          expireIn,
+        });
+      }
+      this.setPredictionPages(op, b.pageId, b.predictions);
+    }
     for (const [key, n] of b.counters) {
       if (n > 0) op.sum(keys.count(...key), BigInt(n));
     }
     for (const [key, value] of b.extra ?? []) op.set(key, value);
+    for (const [symbol, minute, bytes] of b.bars ?? []) {
+      op.set(keys.bars(symbol, minute), bytes, { expireIn: this.retentionMs });
+    }
     for (const inc of b.incidents ?? []) {
-      op.set(keys.incident(inc.start_ms, inc.id), inc, { expireIn });
+      op.set(keys.incident(inc.start_ms, inc.id), inc, { expireIn: this.retentionMs });
     }
     for (const o of b.outbox ?? []) op.set(keys.outbox(o.id), o);
     const r = await op.commit();
     if (!r.ok) throw new PartitionLostError(b.stream, b.partition);
     return r.versionstamp;
-  }
-
-  /** Self-contained prediction pages (predictions without their rows, e.g. `POST /predict`). */
-  #setPredictionPages(op: Deno.AtomicOperation, pageId: string, preds: readonly Prediction[]) {
-    const expireIn = this.retentionMs;
-    for (let i = 0; i < preds.length; i += PAGE) {
-      const part = preds.slice(i, i + PAGE);
-      op.set(keys.pred(part[0].ts_ms, `${pageId}.${i}`), packPage(encodePredictions(part)), {
-        expireIn,
-      });
-    }
-  }
-
-  /** Prediction pages that point into the batch's row pages (same keys and cursors as above). */
-  #setVerdictPages(
-    op: Deno.AtomicOperation,
-    pageId: string,
-    preds: readonly Prediction[],
-    rowIdx: readonly number[],
-    rowKeys: readonly Deno.KvKey[],
-  ) {
-    const expireIn = this.retentionMs;
-    for (let i = 0; i < preds.length; i += PAGE) {
-      const end = Math.min(i + PAGE, preds.length);
-      const first = Math.floor(rowIdx[i] / PAGE);
-      const last = Math.floor(rowIdx[end - 1] / PAGE);
-      const base = first * PAGE;
-      const idx = rowIdx.slice(i, end).map((r) => r - base);
-      const page = encodeVerdicts(preds.slice(i, end), idx, rowKeys.slice(first, last + 1));
-      op.set(keys.pred(preds[i].ts_ms, `${pageId}.${i}`), packPage(page), { expireIn });
-    }
-  }
-
-  /**
-   * A prediction page's predictions: self-contained pages decode alone;
-   * verdict pages are joined with their row pages (read once per batch
-   * through `rowCache`). A page whose rows are gone (expired) gives none.
-   */
-  async #predictionsOf(
-    stored: Stored,
-    rowCache: Map<string, Page | null>,
-  ): Promise<Prediction[]> {
-    const value = pageOf(stored);
-    if (!isVerdictPage(value)) return decodePredictions(value);
-    const names = value.rk.map((k) => JSON.stringify(k));
-    const missing = value.rk.filter((_, i) => !rowCache.has(names[i]));
-    if (missing.length) {
-      if (rowCache.size > 16) rowCache.clear();
-      const got = await this.kv.getMany<Stored[]>(missing);
-      for (const g of got) {
-        rowCache.set(JSON.stringify(g.key), g.value === null ? null : pageOf(g.value) as Page);
-      }
-    }
-    const pages: Page[] = [];
-    for (const name of names) {
-      const page = rowCache.get(name);
-      if (!page) return [];
-      pages.push(page);
-    }
-    return decodeVerdicts(value, pages);
   }
 
   /**
@@ -374,7 +225,7 @@ export class Store {
   async appendPredictions(preds: readonly Prediction[], pageId: string): Promise<void> {
     if (preds.length === 0) return;
     const op = this.kv.atomic();
-    this.#setPredictionPages(op, pageId, preds);
+    this.setPredictionPages(op, pageId, preds);
     const perSymbol = new Map<string, [number, number]>();
     for (const p of preds) {
       const c = perSymbol.get(p.symbol) ?? [0, 0];
@@ -389,160 +240,6 @@ export class Store {
     if (!(await op.commit()).ok) throw new Error("KV commit failed");
   }
 
-  /**
-   * Predictions stored after `cursor` (exclusive; null: from the oldest kept),
-   * in key order, each with its cursor: what an SSE client resumes from with
-   * `Last-Event-ID`. Cursors name a page and a position in it, so they are
-   * stable across restarts.
-   */
-  async *predictionsAfter(
-    cursor: string | null,
-    opts: { symbol?: string } = {},
-  ): AsyncGenerator<{ id: string; prediction: Prediction }> {
-    const prefix = keys.predPrefix;
-    const at = cursor === null ? null : parseCursor(cursor);
-    const selector: Deno.KvListSelector = at === null
-      ? { prefix }
-      : { prefix, start: [...prefix, at.firstTs, at.pageId] };
-    const rowCache = new Map<string, Page | null>();
-    for await (const e of this.kv.list<Stored>(selector)) {
-      const firstTs = e.key[e.key.length - 2] as number;
-      const pageId = e.key[e.key.length - 1] as string;
-      const preds = await this.#predictionsOf(e.value, rowCache);
-      const from = at && at.firstTs === firstTs && at.pageId === pageId ? at.index + 1 : 0;
-      for (let i = from; i < preds.length; i++) {
-        if (opts.symbol && preds[i].symbol !== opts.symbol) continue;
-        yield { id: formatCursor(firstTs, pageId, i), prediction: preds[i] };
-      }
-    }
-  }
-
-  /**
-   * All-symbol prediction pages whose first event is at or after `fromTs`, in
-   * key order, each with its key's page id and its predictions' SSE cursors:
-   * what a web process tails to stream predictions committed by workers in
-   * other processes.
-   */
-  async *predictionPagesFrom(
-    fromTs: number,
-  ): AsyncGenerator<{ firstTs: number; pageId: string; predictions: Prediction[]; ids: string[] }> {
-    const selector = { prefix: keys.predPrefix, start: [...keys.predPrefix, fromTs] };
-    const rowCache = new Map<string, Page | null>();
-    for await (const e of this.kv.list<Stored>(selector)) {
-      const firstTs = e.key[1] as number;
-      const pageId = e.key[2] as string;
-      const predictions = await this.#predictionsOf(e.value, rowCache);
-      const ids = predictions.map((_, i) => formatCursor(firstTs, pageId, i));
-      yield { firstTs, pageId, predictions, ids };
-    }
-  }
-
-  /** The first-event time of the newest all-symbol prediction page, or null. */
-  async newestPredictionPageTs(): Promise<number | null> {
-    for await (const e of this.kv.list({ prefix: keys.predPrefix }, { reverse: true, limit: 1 })) {
-      return e.key[1] as number;
-    }
-    return null;
-  }
-
-  // ---- reads ------------------------------------------------------------
-
-  /**
-   * The newest predictions first, optionally of one symbol. Pages are keyed
-   * by their first event's time, so a few extra pages are read and the
-   * result is sorted by time.
-   */
-  async latestPredictions(opts: { limit: number; symbol?: string }): Promise<Prediction[]> {
-    const prefix = keys.predPrefix;
-    const out: Prediction[] = [];
-    const rowCache = new Map<string, Page | null>();
-    // Pages are keyed by their first event's time and overlap in time across
-    // partitions: after reaching the limit, read two more pages, then sort.
-    let extra = -1;
-    for await (
-      const e of this.kv.list<Stored>({ prefix }, { reverse: true, batchSize: 20 })
-    ) {
-      const preds = await this.#predictionsOf(e.value, rowCache);
-      for (const p of preds) if (!opts.symbol || p.symbol === opts.symbol) out.push(p);
-      if (extra >= 0) {
-        if (++extra >= 2) break;
-      } else if (out.length >= opts.limit) extra = 0;
-    }
-    out.sort((a, b) => b.ts_ms - a.ts_ms);
-    return out.slice(0, opts.limit);
-  }
-
-  /**
-   * Every stored prediction page by page (oldest first, or newest first with
-   * `reverse`), optionally of one symbol and of pages that may hold
-   * predictions between `fromMs` and `toMs` (read by key: pages are keyed by
-   * their first event, so the read starts a minute early; callers filter
-   * the predictions themselves): a stream for exports and checks that never
-   * holds the whole history in memory.
-   */
-  async *predictionPages(
-    opts: { symbol?: string; reverse?: boolean; fromMs?: number; toMs?: number } = {},
-  ): AsyncGenerator<Prediction[]> {
-    const prefix = keys.predPrefix;
-    // A range that ends before it starts selects nothing (KV refuses an end key before the start).
-    if (
-      opts.fromMs !== undefined && opts.toMs !== undefined && opts.toMs + 1 <= opts.fromMs - 60_000
-    ) return;
-    const selector: Deno.KvListSelector = opts.fromMs === undefined && opts.toMs === undefined
-      ? { prefix }
-      : {
-        start: [...prefix, Math.max(0, (opts.fromMs ?? 0) - 60_000)],
-        end: [...prefix, (opts.toMs ?? Number.MAX_SAFE_INTEGER - 1) + 1],
-      };
-    const rowCache = new Map<string, Page | null>();
-    const list = this.kv.list<Stored>(selector, { reverse: opts.reverse ?? false });
-    for await (const e of list) {
-      const preds = await this.#predictionsOf(e.value, rowCache);
-      const mine = opts.symbol ? preds.filter((p) => p.symbol === opts.symbol) : preds;
-      if (mine.length) yield mine;
-    }
-  }
-
-  /**
-   * One symbol's predictions with `fromMs ≤ ts_ms ≤ toMs`, oldest first, at
-   * most `max` (pages are keyed by their first event, so the read starts a
-   * minute early to catch a page that straddles `fromMs`).
-   */
-  async symbolPredictionsBetween(
-    symbol: string,
-    fromMs: number,
-    toMs: number,
-    max: number,
-  ): Promise<Prediction[]> {
-    const out: Prediction[] = [];
-    const start = [...keys.predPrefix, Math.max(0, fromMs - 60_000)];
-    const end = [...keys.predPrefix, toMs + 1];
-    const rowCache = new Map<string, Page | null>();
-    for await (const e of this.kv.list<Stored>({ start, end }, { batchSize: 20 })) {
-      for (const p of await this.#predictionsOf(e.value, rowCache)) {
-        if (p.symbol === symbol && p.ts_ms >= fromMs && p.ts_ms <= toMs) out.push(p);
-      }
-      if (out.length >= max) break;
-    }
-    out.sort((a, b) => a.ts_ms - b.ts_ms);
-    return out.slice(0, max);
-  }
-
-  /** Up to `maxRows` of the newest feature rows (all symbols), oldest first. */
-  async recentRows(maxRows: number): Promise<FeatureRow[]> {
-    const pages: FeatureRow[][] = [];
-    let n = 0;
-    for await (const e of this.kv.list<Stored>({ prefix: keys.rowsPrefix }, { reverse: true })) {
-      const rows = decodeRows(pageOf(e.value) as Page);
-      pages.push(rows);
-      n += rows.length;
-      if (n >= maxRows) break;
-    }
-    const all = pages.reverse().flat();
-    return all.slice(Math.max(0, all.length - maxRows));
-  }
-
-  /** Every counter, as `{"pred/BTC-USDT": 123, ...}` (key parts joined by `/`). */
   /**
    * Incidents newest first (by start time), filtered; `before` pages on: pass
    * the previous page's `next`.
@@ -591,6 +288,7 @@ export class Store {
     return (await this.kv.get<Incident>(keys.incident(Number(m[2]), id))).value;
   }
 
+  /** Every counter, as `{"pred/BTC-USDT": 123, ...}` (key parts joined by `/`). */
   async counters(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for await (const e of this.kv.list<Deno.KvU64>({ prefix: keys.countPrefix })) {

@@ -1024,6 +1024,7 @@ Deno.test("/openapi.json is a valid OpenAPI 3.0 document listing every route wit
       "/system-status": ["get"],
       "/model-info": ["get"],
       "/api/v1/latest-predictions": ["get"],
+      "/api/v1/bars": ["get"],
       "/api/v1/stats": ["get"],
       "/api/v1/system-status": ["get"],
       "/api/v1/model-info": ["get"],

@@ -6,7 +6,7 @@
  */
 import { type Config, parseConfig } from "../config.ts";
 import type { Clock } from "../lib/clock.ts";
-import type { Prediction } from "../lib/contracts.ts";
+import type { FeatureRow, Prediction } from "../lib/contracts.ts";
 import { type Store, Store as StoreClass } from "../store/kv.ts";
 import type { Bundle } from "../model/bundle.ts";
 import { trainBundle } from "../model/train.ts";
@@ -71,6 +71,38 @@ export async function waitFor<T>(
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * The fields a worker's batch page stores as float32 (store/compact.ts): the
+ * derived features, the score and the severity. Inputs (times, prices,
+ * volumes, trade ids, counts, labels, verdicts) come back exactly.
+ */
+export const STORED_AS_FLOAT32 = [
+  "z_score_price",
+  "z_score_log_return",
+  "z_score_volume",
+  "rolling_price_std",
+  "rolling_volume_std",
+  "price_z",
+  "price_z_long",
+  "volume_z",
+  "flow_z",
+  "anomaly_score",
+  "severity",
+] as const;
+
+/**
+ * A row or prediction as KV gives it back after the worker stored it: its
+ * {@linkcode STORED_AS_FLOAT32} fields rounded to float32 (relative error at
+ * most 2⁻²⁴; docs/decisions.md, "Compact batch pages"), everything else as is.
+ */
+export function asStored<T extends FeatureRow | Prediction>(x: T): T {
+  const out = { ...x } as Record<string, unknown>;
+  for (const k of STORED_AS_FLOAT32) {
+    if (typeof out[k] === "number") out[k] = Math.fround(out[k] as number);
+  }
+  return out as T;
 }
 
 /** Every prediction in the store, oldest page first. */

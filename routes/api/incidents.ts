@@ -19,6 +19,19 @@ export const CONTEXT_MS = 60_000;
 /** Most trades `GET /incidents/{id}` returns. */
 export const MAX_TRADES = 5000;
 
+/** One second of a symbol's trades (store/bars.ts `SecondBar`). */
+export const SecondBarSchema = z.object({
+  t: z.number().int().meta({ description: "the second's start, epoch ms" }),
+  open: z.number(),
+  high: z.number(),
+  low: z.number(),
+  close: z.number(),
+  volume: z.number(),
+  trades: z.number().int(),
+  anomalies: z.number().int().meta({ description: "trades the model flagged" }),
+  max_severity: z.number(),
+}).meta({ id: "SecondBar" });
+
 /** An incident (model/incidents.ts `Incident`). */
 export const IncidentSchema = z.object({
   id: z.string().meta({ example: "BTC-USDT:1710000000123" }),
@@ -77,7 +90,11 @@ const OneResponse = z.object({
   context_ms: z.number().int(),
   trades: z.array(Prediction).meta({
     description:
-      "the symbol's scored trades from context_ms before the start to context_ms after the end",
+      "the symbol's scored trades from context_ms before the start to context_ms after the end (raw tier: empty once older than RETENTION_RAW)",
+  }),
+  bars: z.array(SecondBarSchema).meta({
+    description:
+      "the same span as per-second bars (long tier: kept for RETENTION, after the trades are gone)",
   }),
 }).meta({ id: "IncidentDetail" });
 
@@ -158,6 +175,12 @@ export function incidentRoutes(app: OpenAPIHono, ctx: WebContext): void {
       incident.end_ms + CONTEXT_MS,
       MAX_TRADES,
     );
-    return c.json({ incident, context_ms: CONTEXT_MS, trades }, 200);
+    const bars = await ctx.store.bars(
+      incident.symbol,
+      incident.start_ms - CONTEXT_MS,
+      incident.end_ms + CONTEXT_MS,
+      MAX_TRADES,
+    );
+    return c.json({ incident, context_ms: CONTEXT_MS, trades, bars }, 200);
   });
 }
