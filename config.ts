@@ -295,7 +295,7 @@ export const CONFIG_VARS: readonly VarDoc[] = [
   },
   {
     name: "RETENTION_RAW",
-    default: "(1h, or RETENTION when shorter)",
+    default: "(RETENTION)",
     accepts: "duration (90s, 15m, 1h, 1d), at most RETENTION",
     doc:
       "raw tier: how long per-event feature rows and predictions stay in KV (event time; the worker sweeps older pages every minute)",
@@ -752,7 +752,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     replaySpeed: e.REPLAY_SPEED,
     replaySymbol: e.REPLAY_SYMBOL ?? null,
     retentionSeconds: e.RETENTION ?? 86400,
-    rawRetentionSeconds: e.RETENTION_RAW ?? Math.min(3600, e.RETENTION ?? 86400),
+    rawRetentionSeconds: e.RETENTION_RAW ?? e.RETENTION ?? 86400,
     binanceWsUrl: e.BINANCE_WS_URL.replace(/\/+$/, ""),
     binanceStream: e.BINANCE_STREAM,
     maxClockSkewMs: (e.MAX_CLOCK_SKEW ?? 300) * 1000,

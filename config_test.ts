@@ -318,10 +318,11 @@ Deno.test("config: SIM_FIRST_EPISODE is 20 s by default, off turns it off, nonse
 });
 
 Deno.test("config: RETENTION_RAW is the raw tier's horizon, never longer than RETENTION", () => {
-  assert.equal(parseConfig({}).rawRetentionSeconds, 3600);
-  assert.equal(parseConfig({ RETENTION_RAW: "15m" }).rawRetentionSeconds, 900);
-  // Unset, it follows a RETENTION shorter than its hour.
+  // Unset, it is RETENTION: one tier, what a default deployment's pages and exports read.
+  assert.equal(parseConfig({}).rawRetentionSeconds, 86400);
   assert.equal(parseConfig({ RETENTION: "10m" }).rawRetentionSeconds, 600);
+  assert.equal(parseConfig({ RETENTION: "30d", RETENTION_RAW: "1h" }).rawRetentionSeconds, 3600);
+  assert.equal(parseConfig({ RETENTION_RAW: "15m" }).rawRetentionSeconds, 900);
   const e = errorOf({ RETENTION: "2h", RETENTION_RAW: "3h" });
   assert.match(e.message, /RETENTION_RAW: must not exceed RETENTION \(2h\)/);
   assert.match(errorOf({ RETENTION_RAW: "soon" }).message, /RETENTION_RAW: got "soon"/);

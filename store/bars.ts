@@ -1,7 +1,7 @@
 /**
  * Per-second bars: the long-horizon tier of the market history
  * (docs/decisions.md, "Retention tiers"). Raw rows and predictions stay for
- * `RETENTION_RAW` (an hour by default); what is kept for `RETENTION` is, per
+ * `RETENTION_RAW` (RETENTION by default; e.g. an hour); what is kept for `RETENTION` is, per
  * symbol and second with trades, the price's open/high/low/close, the volume,
  * the trade count, the alerts and the highest severity, plus the incidents.
  * A symbol's minute of bars is one KV value (`["bars", symbol, minute]`),
