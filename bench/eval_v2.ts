@@ -450,12 +450,22 @@ export class EpisodeCollector {
   /** Notes one test event (only anomalous, typed ones matter). */
   push(e: MarketEvent, ts: number): void {
     if (!e.is_anomaly || !e.anomaly_type) return;
-    const key = e.episode_id !== undefined ? `${e.symbol}#${e.episode_id}` : `${e.symbol}@${ts}`;
+    this.note(e.symbol, e.anomaly_type, e.episode_id, ts);
+  }
+
+  /** Notes one labelled trade of an episode (`episodeId` undefined: a one-event anomaly). */
+  note(
+    symbol: string,
+    type: AnomalyType,
+    episodeId: number | string | undefined,
+    ts: number,
+  ): void {
+    const key = episodeId !== undefined ? `${symbol}#${episodeId}` : `${symbol}@${ts}`;
     const ep = this.#byKey.get(key);
     if (!ep) {
       this.#byKey.set(key, {
-        type: e.anomaly_type,
-        symbol: e.symbol,
+        type,
+        symbol,
         first_ms: ts,
         last_ms: ts,
         events: 1,

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseCsv } from "../islands/shared/csv.ts";
-import type { EpisodeSpan } from "./eval_v2.ts";
+import { EpisodeCollector, type EpisodeSpan } from "./eval_v2.ts";
 import type { AnomalyType } from "../lib/contracts.ts";
 
 /** The incident types that describe an episode type's shape (PRICE_SPIKE goes either way). */
@@ -109,27 +109,17 @@ async function* csvRecords(path: string): AsyncGenerator<Record<string, string>>
 
 /** Episodes from a `--predictions-out` file (labelled rows with an anomaly type). */
 export async function readEpisodes(path: string): Promise<EpisodeSpan[]> {
-  const byKey = new Map<string, EpisodeSpan>();
+  const episodes = new EpisodeCollector();
   for await (const r of csvRecords(path)) {
     if (r.label !== "true" || r.anomaly_type === "") continue;
-    const ts = Number(r.ts_ms);
-    const key = r.episode_id !== "" ? `${r.symbol}#${r.episode_id}` : `${r.symbol}@${ts}`;
-    const ep = byKey.get(key);
-    if (!ep) {
-      byKey.set(key, {
-        type: r.anomaly_type as AnomalyType,
-        symbol: r.symbol,
-        first_ms: ts,
-        last_ms: ts,
-        events: 1,
-      });
-    } else {
-      ep.first_ms = Math.min(ep.first_ms, ts);
-      ep.last_ms = Math.max(ep.last_ms, ts);
-      ep.events++;
-    }
+    episodes.note(
+      r.symbol,
+      r.anomaly_type as AnomalyType,
+      r.episode_id !== "" ? r.episode_id : undefined,
+      Number(r.ts_ms),
+    );
   }
-  return [...byKey.values()];
+  return episodes.episodes();
 }
 
 /** Incidents from an `--incidents-out` file. */
