@@ -11,6 +11,15 @@
  * traffic's small batches to an open page, pipeline/processor.ts), and only
  * its new predictions are published then.
  *
+ * The short look-back covers partitions that commit at about the same event
+ * time. A worker that takes over a dead worker's partitions re-processes
+ * their backlog from the last committed offset: pages whose keys can sit
+ * minutes of event time behind everything else (a replay at full speed, or
+ * a live takeover after a session timeout). So every `deepEveryMs` a poll
+ * looks back `deepLookbackMs` instead, and publishes what it finds for the
+ * first time, late (measured: tests/kv_connect_test.ts, where a killed
+ * worker's backlog was a third of the stream and never reached SSE).
+ *
  * Incidents are tailed the same way: those that started in the last
  * `incidentLookbackMs` are re-read each poll, and each change (new, grown,
  * closed) is published once as an `IncidentChange`, so a web-only process's
@@ -32,6 +41,10 @@ export interface KvTailOptions {
   lookbackMs?: number;
   /** incidents that started this long before the newest page are re-read for changes, ms (default 600 000) */
   incidentLookbackMs?: number;
+  /** every this many ms of polling… (default 5 000) */
+  deepEveryMs?: number;
+  /** …a poll looks this far back instead, ms (default 300 000); pages are remembered this long */
+  deepLookbackMs?: number;
 }
 
 const signature = (i: Incident) => `${i.status}|${i.alerts}|${i.peak_severity}|${i.type}`;
@@ -43,6 +56,7 @@ export class KvTail {
   /** incident id → [start_ms, signature] */
   readonly #incidents = new Map<string, [number, string]>();
   #since = 0;
+  #lastDeep = 0;
 
   constructor(
     readonly store: Store,
@@ -54,19 +68,28 @@ export class KvTail {
   /** Starts after what KV already holds (history is SSE's `Last-Event-ID` replay). */
   async start(signal: AbortSignal): Promise<void> {
     this.#since = (await this.store.newestPredictionPageTs()) ?? 0;
-    await this.poll(false);
+    // everything a deep poll will read is history: marked, not published
+    await this.poll(false, true);
+    this.#lastDeep = performance.now();
     (async () => {
       while (!signal.aborted) {
         await sleep(this.opts.pollMs ?? 250, signal);
         if (signal.aborted) break;
-        await this.poll(true).catch((e) => this.logger.warn(`prediction tail: ${e}`));
+        const now = performance.now();
+        const deep = now - this.#lastDeep >= (this.opts.deepEveryMs ?? 5_000);
+        if (deep) this.#lastDeep = now;
+        await this.poll(true, deep).catch((e) => this.logger.warn(`prediction tail: ${e}`));
       }
     })();
   }
 
-  /** One read: publishes pages not seen before (or only marks them, with `publish` false). */
-  async poll(publish = true): Promise<number> {
-    const lookback = this.opts.lookbackMs ?? 10_000;
+  /**
+   * One read: publishes pages not seen before (or only marks them, with
+   * `publish` false); `deep` looks back `deepLookbackMs` instead of `lookbackMs`.
+   */
+  async poll(publish = true, deep = false): Promise<number> {
+    const deepLookback = this.opts.deepLookbackMs ?? 300_000;
+    const lookback = deep ? deepLookback : this.opts.lookbackMs ?? 10_000;
     const from = Math.max(0, this.#since - lookback);
     let published = 0;
     for await (const page of this.store.predictionPagesFrom(from)) {
@@ -83,7 +106,9 @@ export class KvTail {
       });
       published++;
     }
-    for (const [key, [ts]] of this.#seen) if (ts < from) this.#seen.delete(key);
+    // remembered as long as a deep poll can read them again, so it publishes nothing twice
+    const forget = Math.max(0, this.#since - deepLookback);
+    for (const [key, [ts]] of this.#seen) if (ts < forget) this.#seen.delete(key);
     published += await this.#pollIncidents(publish);
     return published;
   }

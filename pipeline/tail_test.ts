@@ -74,6 +74,39 @@ Deno.test("tail: publishes each page committed after it started exactly once, la
   }
 });
 
+Deno.test("tail: a deep poll publishes a taken-over partition's backlog, minutes behind the newest page, once", async () => {
+  const store = new Store(await Deno.openKv(":memory:"), { retentionMs: 3_600_000 });
+  const hub = new Hub();
+  const got: PredictionBatch[] = [];
+  hub.subscribe((b) => got.push(b));
+  try {
+    const tail = new KvTail(store, hub, memoryLogger(), {
+      pollMs: 60_000,
+      lookbackMs: 10_000,
+      deepLookbackMs: 300_000,
+    });
+    const ac = new AbortController();
+    await tail.start(ac.signal);
+    ac.abort();
+    await commit(store, "p0.100", [pred("BTC-USDT", 100_000)]);
+    await commit(store, "p1.200", [pred("ETH-USDT", 200_000)]);
+    assert.equal(await tail.poll(), 2);
+    // the survivor re-processes the dead worker's partition from 120 s of event time on
+    await commit(store, "p0.120", [pred("BTC-USDT", 120_000)]);
+    assert.equal(await tail.poll(), 0, "80 s behind: outside the short look-back");
+    assert.equal(await tail.poll(true, true), 1, "the deep poll finds it");
+    assert.equal(await tail.poll(true, true), 0, "and publishes it once");
+    assert.equal(await tail.poll(), 0);
+    assert.deepEqual(got.map((b) => b.predictions.map((p) => p.ts_ms)), [
+      [100_000],
+      [200_000],
+      [120_000],
+    ]);
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("tail: publishes each incident change committed by another process once (opened, grown, closed)", async () => {
   const store = new Store(await Deno.openKv(":memory:"), { retentionMs: 3_600_000 });
   const hub = new Hub();
