@@ -138,9 +138,13 @@ class Ring {
     // A typed-array sort of a reused buffer: no allocation per closed moment.
     const v = this.#scratch.subarray(0, n);
     for (let i = 0; i < n; i++) v[i] = this.values[i];
-    v.sort();
-    return n % 2 ? v[(n - 1) >> 1] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return sortedMedian(v.sort(), n);
   }
+}
+
+/** The median of the first `n` values of a sorted array. */
+function sortedMedian(w: Float64Array, n: number): number {
+  return n % 2 ? w[(n - 1) >> 1] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
 }
 
 const lnVolume = (v: number) => Math.log(Math.max(v, 1e-12));
@@ -175,6 +179,8 @@ export class RobustSymbol {
   readonly #flowScratch: Float64Array;
   /** the ring's ln volumes, sorted: the median when every remembered trade is in the window */
   readonly #recentSorted: Float64Array;
+  /** the last {@linkcode RobustSymbol.#recentMedian} result */
+  #flowMedian = NaN;
   readonly #long: Ring;
   #longRef = NaN;
   #tick = Infinity;
@@ -293,15 +299,13 @@ export class RobustSymbol {
     if (this.#recentCount < this.o.flowTrades) this.#recentCount++;
   }
 
-  #flowMedian = NaN;
   /** Median ln volume of the remembered trades within `flowMs` of `tsMs` (into #flowMedian); their count. */
   #recentMedian(tsMs: number): number {
     const cap = this.o.flowTrades;
     const count = this.#recentCount;
     // a busy market: every remembered trade is in the window, the sorted copy has the median
     if (count === cap && this.#recentTs[this.#recentNext] > tsMs - this.o.flowMs) {
-      const w = this.#recentSorted;
-      this.#flowMedian = cap % 2 ? w[(cap - 1) >> 1] : 0.5 * (w[cap / 2 - 1] + w[cap / 2]);
+      this.#flowMedian = sortedMedian(this.#recentSorted, cap);
       return cap;
     }
     const v = this.#flowScratch;
@@ -313,8 +317,7 @@ export class RobustSymbol {
       v[n++] = this.#recentLv[k];
     }
     if (n < this.o.minFlowTrades) return n;
-    const w = v.subarray(0, n).sort();
-    this.#flowMedian = n % 2 ? w[(n - 1) >> 1] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
+    this.#flowMedian = sortedMedian(v.subarray(0, n).sort(), n);
     return n;
   }
 
