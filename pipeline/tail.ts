@@ -51,8 +51,8 @@ const signature = (i: Incident) => `${i.status}|${i.alerts}|${i.peak_severity}|$
 
 /** Polls KV for prediction pages and publishes the new ones to a hub. */
 export class KvTail {
-  /** page key → [first event's time, predictions published] */
-  readonly #seen = new Map<string, [number, number]>();
+  /** page key → [first event's time, predictions published, the version read] */
+  readonly #seen = new Map<string, [number, number, string]>();
   /** incident id → [start_ms, signature] */
   readonly #incidents = new Map<string, [number, string]>();
   #since = 0;
@@ -92,11 +92,18 @@ export class KvTail {
     const lookback = deep ? deepLookback : this.opts.lookbackMs ?? 10_000;
     const from = Math.max(0, this.#since - lookback);
     let published = 0;
-    for await (const page of this.store.predictionPagesFrom(from)) {
+    // a page read before and not rewritten since is skipped without being decoded
+    const unchanged = (ts: number, pageId: string, version: string) =>
+      this.#seen.get(`${ts}~${pageId}`)?.[2] === version;
+    for await (const page of this.store.predictionPagesFrom(from, unchanged)) {
       const key = `${page.firstTs}~${page.pageId}`;
       const done = this.#seen.get(key)?.[1] ?? 0;
+      this.#seen.set(key, [
+        page.firstTs,
+        Math.max(done, page.predictions.length),
+        page.versionstamp,
+      ]);
       if (done > 0 && page.predictions.length <= done) continue;
-      this.#seen.set(key, [page.firstTs, page.predictions.length]);
       if (page.firstTs > this.#since) this.#since = page.firstTs;
       if (!publish || page.predictions.length === done) continue;
       this.hub.publish({

@@ -209,19 +209,31 @@ export class History {
    * All-symbol prediction pages whose first event is at or after `fromTs`, in
    * key order, each with its key's page id and its predictions' SSE cursors:
    * what a web process tails to stream predictions committed by workers in
-   * other processes.
+   * other processes. Each comes with its KV versionstamp; a page for which
+   * `unchanged(firstTs, pageId, versionstamp)` says true is not decoded or
+   * yielded (the tail re-reads minutes of pages every few seconds).
    */
   async *predictionPagesFrom(
     fromTs: number,
-  ): AsyncGenerator<{ firstTs: number; pageId: string; predictions: Prediction[]; ids: string[] }> {
+    unchanged: (firstTs: number, pageId: string, versionstamp: string) => boolean = () => false,
+  ): AsyncGenerator<
+    {
+      firstTs: number;
+      pageId: string;
+      versionstamp: string;
+      predictions: Prediction[];
+      ids: string[];
+    }
+  > {
     const selector = { prefix: keys.predPrefix, start: [...keys.predPrefix, fromTs] };
     const rowCache = new Map<string, Page | null>();
     for await (const e of this.kv.list<Stored>(selector)) {
       const firstTs = e.key[1] as number;
       const pageId = e.key[2] as string;
+      if (unchanged(firstTs, pageId, e.versionstamp)) continue;
       const predictions = await this.#predictionsOf(e.value, rowCache);
       const ids = predictions.map((_, i) => formatCursor(firstTs, pageId, i));
-      yield { firstTs, pageId, predictions, ids };
+      yield { firstTs, pageId, versionstamp: e.versionstamp, predictions, ids };
     }
   }
 
