@@ -17,6 +17,19 @@
  * - `spike` (up) / `crash` (down): the move reverted.
  *
  * While open the type is provisional (the direction of the move so far).
+ *
+ * **Settling.** A level shift and a crash look alike when the alerts stop: a
+ * flash crash falls for seconds and recovers over a minute or two, so at the
+ * gap the price still sits near the bottom (measured on the realistic
+ * profile: 7 of 15 flash crashes were typed a level shift that way). An
+ * incident that would close as a level shift therefore stays open, without
+ * counting more trades, for up to `settleMs` after its last alert while the
+ * tracker watches the price: it closes as a spike or crash as soon as the
+ * price gives back more than 30 % of the move, and as a level shift when the
+ * settle time runs out. An alert in that time extends it: a crash's recovery
+ * alerts too (the references lag behind it), and used to open incidents of
+ * its own, typed level shifts upwards.
+ *
  * Pure: time comes from the events; ids are `SYMBOL:start_ms`, so a replay
  * yields the same incidents.
  *
@@ -48,7 +61,7 @@ export interface Incident {
   /** alerts per driving channel */
   drivers: Record<string, number>;
   alerts: number;
-  /** trades of the symbol from the first alert to the close */
+  /** trades of the symbol within `gapMs` after each alert, from the first (not while settling) */
   trades: number;
   /** last price before the first alert */
   ref_price: number;
@@ -100,6 +113,13 @@ export interface IncidentTrackerState {
 const VOLUME_DRIVERS = new Set(["volume_z", "flow_z"]);
 
 /**
+ * Default settle time, ms: a simulated flash crash recovers over 30–90 s
+ * (ingest/episodes.ts), and by a minute after its last alert it has given
+ * back well over 30 % of the fall.
+ */
+export const DEFAULT_SETTLE_MS = 60_000;
+
+/**
  * Groups alerts into incidents.
  *
  * @example
@@ -119,12 +139,23 @@ const VOLUME_DRIVERS = new Set(["volume_z", "flow_z"]);
  */
 export class IncidentTracker {
   readonly gapMs: number;
+  /** how long after its last alert an incident that looks like a level shift waits for a reversion */
+  readonly settleMs: number;
   #open = new Map<string, Open>();
   #lastPrice = new Map<string, number>();
 
-  constructor(o: { gapMs: number }) {
+  /**
+   * @param o.gapMs alerts closer than this are one incident (INCIDENT_GAP_SECONDS)
+   * @param o.settleMs at most this long after its last alert a would-be level
+   *   shift waits for the price to revert (INCIDENT_SETTLE_SECONDS; default
+   *   {@linkcode DEFAULT_SETTLE_MS}; 0 or anything up to `gapMs`: no settling)
+   */
+  constructor(o: { gapMs: number; settleMs?: number }) {
     if (!(o.gapMs > 0)) throw new RangeError(`gapMs must be > 0, got ${o.gapMs}`);
+    const settle = o.settleMs ?? DEFAULT_SETTLE_MS;
+    if (!(settle >= 0)) throw new RangeError(`settleMs must be >= 0, got ${o.settleMs}`);
     this.gapMs = o.gapMs;
+    this.settleMs = Math.max(settle, o.gapMs);
   }
 
   /** Incidents open now. */
@@ -137,7 +168,16 @@ export class IncidentTracker {
     const out: IncidentChange[] = [];
     const o = this.#open.get(t.symbol);
     if (o && t.ts_ms - o.inc.end_ms > this.gapMs) {
-      out.push(this.#close(t.symbol, o));
+      if (!this.#settling(o, t.ts_ms)) {
+        out.push(this.#close(t.symbol, o));
+      } else if (!t.alert) {
+        // Past the gap, waiting to tell a level shift from a crash: only the price is watched.
+        o.inc.last_price = t.price;
+        if (typeOf(o, true) !== "level_shift") out.push(this.#close(t.symbol, o));
+        this.#lastPrice.set(t.symbol, t.price);
+        return out;
+      }
+      // An alert while settling: the move has not settled, the incident goes on.
     }
     const cur = this.#open.get(t.symbol);
     if (t.alert) {
@@ -204,9 +244,16 @@ export class IncidentTracker {
   advance(nowMs: number): IncidentChange[] {
     const out: IncidentChange[] = [];
     for (const [symbol, o] of this.#open) {
-      if (nowMs - o.inc.end_ms > this.gapMs) out.push(this.#close(symbol, o));
+      if (nowMs - o.inc.end_ms > this.gapMs && !this.#settling(o, nowMs)) {
+        out.push(this.#close(symbol, o));
+      }
     }
     return out;
+  }
+
+  /** Past the gap and still within the settle time of an incident that would close as a level shift. */
+  #settling(o: Open, nowMs: number): boolean {
+    return nowMs - o.inc.end_ms <= this.settleMs && typeOf(o, true) === "level_shift";
   }
 
   #extend(inc: Incident, price: number): void {
@@ -263,7 +310,10 @@ export class IncidentTracker {
   }
 
   /** A tracker continuing from {@linkcode IncidentTracker.toJSON}'s output. */
-  static fromJSON(o: { gapMs: number }, s: IncidentTrackerState): IncidentTracker {
+  static fromJSON(
+    o: { gapMs: number; settleMs?: number },
+    s: IncidentTrackerState,
+  ): IncidentTracker {
     const t = new IncidentTracker(o);
     for (const [sym, v] of Object.entries(s.open ?? {})) {
       t.#open.set(sym, { ...v, inc: { ...v.inc } });
