@@ -96,17 +96,19 @@ interface Open {
   inc: Incident;
   up: number;
   down: number;
+  /** trades since the last alert (absent in states saved before settling: none) */
+  quiet?: number;
 }
 
 /** One symbol's persisted part. */
 export interface IncidentSymbolState {
-  open?: { inc: Incident; up: number; down: number };
+  open?: { inc: Incident; up: number; down: number; quiet?: number };
   lastPrice?: number;
 }
 
 /** Persisted state (plain JSON). */
 export interface IncidentTrackerState {
-  open: Record<string, { inc: Incident; up: number; down: number }>;
+  open: Record<string, { inc: Incident; up: number; down: number; quiet?: number }>;
   lastPrice: Record<string, number>;
 }
 
@@ -118,6 +120,14 @@ const VOLUME_DRIVERS = new Set(["volume_z", "flow_z"]);
  * back well over 30 % of the fall.
  */
 export const DEFAULT_SETTLE_MS = 60_000;
+
+/**
+ * A settling incident that has seen no trade since its last alert waits for
+ * one up to this many settle times: on a thin pair (a trade every 30 s or
+ * more) the settle time often passes with no price to judge by, and every
+ * spike then closed as a level shift.
+ */
+export const SETTLE_WAIT_FACTOR = 10;
 
 /**
  * Groups alerts into incidents.
@@ -141,6 +151,7 @@ export class IncidentTracker {
   readonly gapMs: number;
   /** how long after its last alert an incident that looks like a level shift waits for a reversion */
   readonly settleMs: number;
+  readonly #settles: boolean;
   #open = new Map<string, Open>();
   #lastPrice = new Map<string, number>();
 
@@ -156,6 +167,7 @@ export class IncidentTracker {
     if (!(settle >= 0)) throw new RangeError(`settleMs must be >= 0, got ${o.settleMs}`);
     this.gapMs = o.gapMs;
     this.settleMs = Math.max(settle, o.gapMs);
+    this.#settles = settle > o.gapMs;
   }
 
   /** Incidents open now. */
@@ -173,7 +185,10 @@ export class IncidentTracker {
       } else if (!t.alert) {
         // Past the gap, waiting to tell a level shift from a crash: only the price is watched.
         o.inc.last_price = t.price;
-        if (typeOf(o, true) !== "level_shift") out.push(this.#close(t.symbol, o));
+        o.quiet = (o.quiet ?? 0) + 1;
+        if (typeOf(o, true) !== "level_shift" || t.ts_ms - o.inc.end_ms > this.settleMs) {
+          out.push(this.#close(t.symbol, o));
+        }
         this.#lastPrice.set(t.symbol, t.price);
         return out;
       }
@@ -212,6 +227,7 @@ export class IncidentTracker {
         const before = inc.type;
         const grew = t.severity > inc.peak_severity;
         inc.end_ms = t.ts_ms;
+        cur.quiet = 0;
         inc.alerts++;
         inc.trades++;
         inc.drivers[t.driver] = (inc.drivers[t.driver] ?? 0) + 1;
@@ -233,6 +249,7 @@ export class IncidentTracker {
         }
       }
     } else if (cur) {
+      cur.quiet = (cur.quiet ?? 0) + 1;
       cur.inc.trades++;
       this.#extend(cur.inc, t.price);
     }
@@ -251,9 +268,17 @@ export class IncidentTracker {
     return out;
   }
 
-  /** Past the gap and still within the settle time of an incident that would close as a level shift. */
+  /**
+   * Past the gap, an incident that would close as a level shift keeps waiting:
+   * within the settle time, or longer (up to {@linkcode SETTLE_WAIT_FACTOR}
+   * settle times) while no trade since its last alert has shown where the
+   * price went.
+   */
   #settling(o: Open, nowMs: number): boolean {
-    return nowMs - o.inc.end_ms <= this.settleMs && typeOf(o, true) === "level_shift";
+    if (!this.#settles || typeOf(o, true) !== "level_shift") return false;
+    const quiet = nowMs - o.inc.end_ms;
+    return quiet <= this.settleMs ||
+      (!((o.quiet ?? 0) > 0) && quiet <= this.settleMs * SETTLE_WAIT_FACTOR);
   }
 
   #extend(inc: Incident, price: number): void {
@@ -280,7 +305,14 @@ export class IncidentTracker {
     const o = this.#open.get(symbol);
     const lastPrice = this.#lastPrice.get(symbol);
     const out: IncidentSymbolState = {};
-    if (o) out.open = { inc: { ...o.inc, drivers: { ...o.inc.drivers } }, up: o.up, down: o.down };
+    if (o) {
+      out.open = {
+        inc: { ...o.inc, drivers: { ...o.inc.drivers } },
+        up: o.up,
+        down: o.down,
+        quiet: o.quiet ?? 0,
+      };
+    }
     if (lastPrice !== undefined) out.lastPrice = lastPrice;
     return out;
   }
@@ -303,7 +335,9 @@ export class IncidentTracker {
   toJSON(): IncidentTrackerState {
     return {
       open: Object.fromEntries(
-        [...this.#open].map(([s, o]) => [s, { inc: o.inc, up: o.up, down: o.down }]),
+        [...this.#open].map((
+          [s, o],
+        ) => [s, { inc: o.inc, up: o.up, down: o.down, quiet: o.quiet ?? 0 }]),
       ),
       lastPrice: Object.fromEntries(this.#lastPrice),
     };

@@ -54,7 +54,7 @@ Deno.test("incidents: a burst of alerts within the gap is one incident with its 
 Deno.test("incidents: alerts further apart than the gap are two incidents", () => {
   const cs = run(
     [trade(0, 100), trade(1000, 110, true), trade(7000, 100), trade(8000, 111, true)],
-    120_000,
+    700_000, // the second, a would-be level shift with no trade after it, waits 10 settle times
   );
   assert.equal(closed(cs).length, 2);
 });
@@ -185,6 +185,7 @@ Deno.test("incidents settle: advance() closes a settled level shift by time; an 
   const t = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
   t.observe(trade(0, 100));
   t.observe(trade(1000, 110, true));
+  t.observe(trade(2000, 110.2));
   assert.equal(t.advance(30_000).length, 0); // past the gap, settling
   assert.equal(t.open().length, 1);
   const [c] = t.advance(61_001);
@@ -209,4 +210,42 @@ Deno.test("incidents settle: advance() closes a settled level shift by time; an 
       assert.equal(incs[0].type, "spike"); // +10 % that gave back 60 % of it
     }
   }
+});
+
+Deno.test("incidents settle: on a thin pair the first trade after the settle time decides", () => {
+  // A lone spike trade, then nothing for 80 s (a pair trading every 30 s or more): the settle
+  // time passes with no price to judge by, so the incident waits for the next trade.
+  for (const [next, type] of [[100.2, "spike"], [104.9, "level_shift"]] as const) {
+    const t = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+    t.observe(trade(0, 100));
+    t.observe(trade(10_000, 105, true));
+    assert.deepEqual(t.advance(75_000), []); // past the settle time, no trade seen: still open
+    const cs = t.observe(trade(90_000, next));
+    assert.deepEqual(cs.map((c) => [c.kind, c.incident.type]), [["closed", type]]);
+    assert.equal(cs[0].incident.last_price, next);
+    assert.equal(cs[0].incident.trades, 1);
+  }
+  // With a trade inside the gap the settle time is enough, as on a busy pair.
+  const u = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  u.observe(trade(0, 100));
+  u.observe(trade(10_000, 105, true));
+  u.observe(trade(12_000, 105.1));
+  assert.deepEqual(u.advance(70_001).map((c) => c.incident.type), ["level_shift"]);
+  // A dead market does not hold an incident open for ever: 10 settle times at most.
+  const d = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  d.observe(trade(0, 100));
+  d.observe(trade(10_000, 105, true));
+  assert.deepEqual(d.advance(600_000), []);
+  assert.deepEqual(d.advance(610_001).map((c) => c.incident.type), ["level_shift"]);
+});
+
+Deno.test("incidents settle: the trades seen since the last alert survive a checkpoint", () => {
+  const t = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  t.observe(trade(0, 100));
+  t.observe(trade(10_000, 105, true));
+  t.observe(trade(12_000, 105.1));
+  const copy = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  copy.restoreSymbol("BTC-USDT", JSON.parse(JSON.stringify(t.symbolState("BTC-USDT"))));
+  // had the restored copy forgotten the trade at 12 s, it would wait for another one
+  assert.deepEqual(copy.advance(70_001).map((c) => c.incident.type), ["level_shift"]);
 });
