@@ -102,11 +102,12 @@ export interface CalibrationOptions {
    */
   tradeTails?: readonly string[];
   /**
-   * whether the training event at this index enters the tails (default: all);
-   * the others still count toward their symbol's seconds, trades and time
-   * span (model/calibration_trim.ts leaves out what a first fit alerted on)
+   * whether the training event at this index enters this channel's tail
+   * (default: all); every event still counts toward its symbol's seconds,
+   * trades and time span (model/calibration_trim.ts leaves out what a first
+   * fit alerted on)
    */
-  keep?: (index: number) => boolean;
+  keep?: (index: number, channel: number) => boolean;
 }
 
 /** A trade-tail fit is used only when its CDF misses no fitted percentile by more than this. */
@@ -226,7 +227,7 @@ function perSecondMaxima(
   events: Iterable<ScoredEvent>,
   channels: number,
   tradeChannels: readonly number[],
-  keep?: (index: number) => boolean,
+  keep?: (index: number, channel: number) => boolean,
 ) {
   const bySymbol = new Map<
     string,
@@ -234,8 +235,8 @@ function perSecondMaxima(
       maxima: number[][];
       first: number;
       last: number;
-      /** the second of the last kept event (a second's maximum is over its kept events) */
-      keptSec: number;
+      /** per channel, the second of the last kept event (a second's maximum is over its kept events) */
+      keptSec: number[];
       trades: number;
       /** seconds with a scored trade (kept or not) */
       seconds: number;
@@ -252,7 +253,7 @@ function perSecondMaxima(
         maxima: Array.from({ length: channels }, () => []),
         first: e.ts_ms,
         last: e.ts_ms,
-        keptSec: NaN,
+        keptSec: new Array<number>(channels).fill(NaN),
         trades: 0,
         seconds: 0,
         scoredSec: NaN,
@@ -268,18 +269,21 @@ function perSecondMaxima(
     s.first = Math.min(s.first, e.ts_ms);
     s.last = Math.max(s.last, e.ts_ms);
     s.trades++;
-    if (keep !== undefined && !keep(index)) continue;
-    const fresh = sec !== s.keptSec;
-    s.keptSec = sec;
+    const fresh = sec !== s.keptSec[0];
     for (let k = 0; k < tradeChannels.length; k++) {
       const x = e.scores[tradeChannels[k]];
-      if (Number.isFinite(x)) s.zs[k].push(zOfScore(x));
+      if (Number.isFinite(x) && (keep === undefined || keep(index, tradeChannels[k]))) {
+        s.zs[k].push(zOfScore(x));
+      }
     }
     for (let c = 0; c < channels; c++) {
+      if (keep !== undefined && !keep(index, c)) continue;
       const x = e.scores[c];
+      const newSecond = keep === undefined ? fresh : sec !== s.keptSec[c];
+      s.keptSec[c] = sec;
       if (!Number.isFinite(x)) continue;
       const m = s.maxima[c];
-      if (fresh || m.length === 0) m.push(x);
+      if (newSecond || m.length === 0) m.push(x);
       else if (x > m[m.length - 1]) m[m.length - 1] = x;
     }
     // keep the channels' second lists aligned: a not-ready channel adds nothing
