@@ -302,7 +302,7 @@ export class Processor {
       partition: batch.partition,
       nextOffset: batch.nextOffset,
       pageId: page.pageId,
-      states: [...touched].map((s) => [s, this.#symbolState(s)] as const),
+      states: [...touched].map((s) => [s, this.#symbolState(s, bars)] as const),
       incidents: [...latest.values()],
       outbox: outboxEntries(changes, this.#o.webhooks ?? 0, this.#now()),
       rows: page.rows,
@@ -507,11 +507,18 @@ export class Processor {
     return [...changed.values()].map((m) => [m.symbol, m.minute, packMinute(m)]);
   }
 
-  /** A symbol's checkpoint: its feature window plus the detection stages' state. */
-  #symbolState(symbol: string): unknown {
+  /**
+   * A symbol's checkpoint: its feature window plus the detection stages'
+   * state. `packed`: the minutes {@linkcode Processor.#addBars} just packed
+   * (the open one is not packed twice).
+   */
+  #symbolState(symbol: string, packed: readonly [string, number, Uint8Array][]): unknown {
     const detect: DetectState = { incident: this.#tracker.symbolState(symbol) };
     const bars = this.#bars.get(symbol);
-    if (bars) detect.bars = { minute: bars.minute, bytes: packMinute(bars) };
+    if (bars) {
+      const same = packed.find(([s, minute]) => s === symbol && minute === bars.minute);
+      detect.bars = { minute: bars.minute, bytes: same ? same[2] : packMinute(bars) };
+    }
     const sc = this.#scorers.get(symbol);
     if (sc && sc.model !== "robust") detect.scorer = sc.toJSON();
     return { ...this.#engine.symbolState(symbol, { binary: true }), detect };

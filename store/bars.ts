@@ -156,7 +156,8 @@ export function unpackMinute(symbol: string, minute: number, bytes: Uint8Array):
   if (r.byte() !== MAGIC) throw new TypeError("not a minute of bars");
   const n = r.varint();
   const t = Array.from({ length: n }, () => minute + r.varint() * 1000);
-  const [open, high, low, close, volume] = [0, 1, 2, 3, 4].map(() => readExact(r, n, ZEROS));
+  const one = new Uint8Array(n); // one "symbol": steps run along the minute
+  const [open, high, low, close, volume] = [0, 1, 2, 3, 4].map(() => readExact(r, n, one));
   const trades = Array.from({ length: n }, () => r.varint());
   const anomalies = Array.from({ length: n }, () => r.varint());
   const sev = r.f32s(n);
