@@ -24,7 +24,7 @@ import {
   IncidentTracker,
 } from "../model/incidents.ts";
 import { type BatchCommit, batchCursors, type Store } from "../store/kv.ts";
-import { addTrade, type MinuteBars, packMinute, unpackMinute } from "../store/bars.ts";
+import { BatchBars, type PackedMinute } from "./batch_bars.ts";
 import { MAX_PAGE_RECORDS } from "../store/pages.ts";
 import type { Hub } from "./hub.ts";
 import { outboxEntries } from "./notifier.ts";
@@ -158,7 +158,7 @@ export class Processor {
   /** each partition's open page: small batches append to it (see #pageOf) */
   readonly #open = new Map<string, OpenPage>();
   /** each symbol's open minute of per-second bars */
-  readonly #bars = new Map<string, MinuteBars>();
+  readonly #bars = new BatchBars();
   #stats: ProcessorStats = {
     batches: 0,
     events: 0,
@@ -228,7 +228,7 @@ export class Processor {
           if (m && m !== "robust") this.#scorers.set(s, new SymbolScorer(m, d.scorer));
         }
         this.#tracker.restoreSymbol(s, d?.incident);
-        if (d?.bars) this.#bars.set(s, unpackMinute(s, d.bars.minute, d.bars.bytes));
+        if (d?.bars) this.#bars.restore(s, d.bars.minute, d.bars.bytes);
       }
       this.#loaded.add(s);
     }
@@ -267,7 +267,7 @@ export class Processor {
     const scorer = this.#o.model();
     const { predictions, scored: predictedIdx, warmup } = predictRows(rows, scorer, this.#scorers);
     const changes = scorer ? this.#incidents(rows, predictions, predictedIdx) : [];
-    const bars = this.#addBars(rows, predictions, predictedIdx);
+    const bars = this.#bars.add(rows, predictions, predictedIdx);
     const latest = new Map<string, Incident>();
     for (const c of changes) {
       latest.set(c.incident.id, c.incident);
@@ -479,46 +479,13 @@ export class Processor {
   }
 
   /**
-   * Adds the batch's trades to their symbols' per-second bars; returns every
-   * minute the batch changed, packed now (a later batch goes on changing the
-   * open minute while this one commits).
-   */
-  #addBars(
-    rows: readonly FeatureRow[],
-    predictions: readonly Prediction[],
-    scored: readonly number[],
-  ): [string, number, Uint8Array][] {
-    const changed = new Map<string, MinuteBars>();
-    let j = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      const p = scored[j] === i ? predictions[j++] : null;
-      const m = addTrade(this.#bars.get(r.symbol), r.symbol, {
-        ts_ms: r.ts_ms,
-        price: r.price,
-        volume: r.volume,
-        alert: p?.is_anomaly ?? false,
-        severity: p?.severity ?? 0,
-      });
-      if (m === null) continue;
-      this.#bars.set(r.symbol, m);
-      changed.set(`${r.symbol}\u0000${m.minute}`, m);
-    }
-    return [...changed.values()].map((m) => [m.symbol, m.minute, packMinute(m)]);
-  }
-
-  /**
    * A symbol's checkpoint: its feature window plus the detection stages'
-   * state. `packed`: the minutes {@linkcode Processor.#addBars} just packed
-   * (the open one is not packed twice).
+   * state. `packed`: the minutes the batch's bars just packed.
    */
-  #symbolState(symbol: string, packed: readonly [string, number, Uint8Array][]): unknown {
+  #symbolState(symbol: string, packed: readonly PackedMinute[]): unknown {
     const detect: DetectState = { incident: this.#tracker.symbolState(symbol) };
-    const bars = this.#bars.get(symbol);
-    if (bars) {
-      const same = packed.find(([s, minute]) => s === symbol && minute === bars.minute);
-      detect.bars = { minute: bars.minute, bytes: same ? same[2] : packMinute(bars) };
-    }
+    const bars = this.#bars.checkpoint(symbol, packed);
+    if (bars) detect.bars = bars;
     const sc = this.#scorers.get(symbol);
     if (sc && sc.model !== "robust") detect.scorer = sc.toJSON();
     return { ...this.#engine.symbolState(symbol, { binary: true }), detect };
