@@ -20,7 +20,7 @@ import { type Clock, systemClock } from "../lib/clock.ts";
 import { Sentinel } from "../sentinel.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { SimulatedSource } from "../pipeline/sources.ts";
-import { Store } from "../store/kv.ts";
+import { type StagedBatch, Store } from "../store/kv.ts";
 import { BENCH_SYMBOLS, trainBenchModelApart } from "./pipeline_model.ts";
 
 const HELP = `deno task bench:pipeline [options]
@@ -133,11 +133,16 @@ function dirBytes(dir: string): number {
   return [...Deno.readDirSync(dir)].reduce((a, f) => a + Deno.statSync(`${dir}/${f.name}`).size, 0);
 }
 
-/** Makes every batch commit a no-op for the no-KV ceiling; returns the undo. */
+/**
+ * Makes every batch commit a no-op for the no-KV ceiling (no atomic built, no
+ * page packed, nothing written); returns the undo.
+ */
 function withoutKvCommits(): () => void {
-  const original = Store.prototype.commitBatch;
-  Store.prototype.commitBatch = () => Promise.resolve("00000000000000000000");
-  return () => Store.prototype.commitBatch = original;
+  const { stageBatch, commitStaged } = Store.prototype;
+  Store.prototype.stageBatch = (b) =>
+    ({ op: null, stream: b.stream, partition: b.partition }) as unknown as StagedBatch;
+  Store.prototype.commitStaged = () => Promise.resolve("00000000000000000000");
+  return () => Object.assign(Store.prototype, { stageBatch, commitStaged });
 }
 
 async function throughput(

@@ -23,7 +23,7 @@ import {
   type IncidentSymbolState,
   IncidentTracker,
 } from "../model/incidents.ts";
-import { type BatchCommit, batchCursors, type Store } from "../store/kv.ts";
+import { type BatchCommit, batchCursors, type StagedBatch, type Store } from "../store/kv.ts";
 import { BatchBars, type PackedMinute } from "./batch_bars.ts";
 import { MAX_PAGE_RECORDS } from "../store/pages.ts";
 import type { Hub } from "./hub.ts";
@@ -88,6 +88,8 @@ export interface PreparedBatch {
   readonly batch: Batch;
   /** the atomic to commit, but for the fence (read at commit time) */
   readonly commit: Omit<BatchCommit, "expectOffsetVersion">;
+  /** `commit` built into a KV atomic already (pages packed), while the batch before commits */
+  readonly staged: StagedBatch;
   readonly result: BatchResult;
   /** index in `batch.events` of each prediction */
   readonly predictedIdx: readonly number[];
@@ -316,6 +318,7 @@ export class Processor {
       epoch,
       batch,
       commit,
+      staged: this.#o.store.stageBatch(commit),
       result: { rows, predictions, incidents: changes },
       predictedIdx,
       ids: batchCursors(page.pageId, page.rows, page.predictedRows).slice(page.skip),
@@ -343,10 +346,7 @@ export class Processor {
     const fence = `${batch.stream}\u0000${batch.partition}`;
     let versionstamp: string;
     try {
-      versionstamp = await store.commitBatch({
-        ...p.commit,
-        expectOffsetVersion: this.#versions.get(fence),
-      });
+      versionstamp = await store.commitStaged(p.staged, this.#versions.get(fence));
     } catch (e) {
       // The in-memory state may include batches prepared after this one: drop it.
       this.#forgetStates();
