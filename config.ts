@@ -215,6 +215,13 @@ export const CONFIG_VARS: readonly VarDoc[] = [
       "alerts of a symbol closer than this belong to one incident; an incident closes after this much quiet",
   },
   {
+    name: "INCIDENT_SETTLE_SECONDS",
+    default: "60",
+    accepts: "number in [0, 3600]",
+    doc:
+      "an incident that would close as a level shift stays open up to this long after its last alert, closing as a spike or crash if the price gives back over 30 % of the move (0: type at the gap)",
+  },
+  {
     name: "ALERT_WEBHOOK_URL",
     default: "(unset: no webhooks)",
     accepts: "http(s) URLs, comma-separated (secrets: never printed)",
@@ -378,6 +385,8 @@ export interface Config {
   /** expected false incidents per symbol-hour */
   alertBudget: number;
   incidentGapSeconds: number;
+  /** INCIDENT_SETTLE_SECONDS: how long a would-be level shift waits for a reversion */
+  incidentSettleSeconds: number;
   /** ALERT_WEBHOOK_URL: incident webhook receivers (empty: none) */
   alertWebhookUrls: string[];
   /** ALERT_WEBHOOK_SECRET: HMAC key of the X-Sentinel-Signature header (null: unsigned) */
@@ -588,6 +597,7 @@ const EnvSchema = z.object({
   MODEL: oneOf(["robust", "hst", "combo", "iforest"] as const),
   ALERT_BUDGET: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
   INCIDENT_GAP_SECONDS: num("a number in (0, 3600]", (n) => n > 0 && n <= 3600),
+  INCIDENT_SETTLE_SECONDS: num("a number in [0, 3600]", (n) => n >= 0 && n <= 3600),
   // A webhook URL may carry a token (Slack's do): messages never echo it.
   ALERT_WEBHOOK_URL: z.string().transform((s, ctx): string[] => {
     const urls = s.split(",").map((u) => u.trim()).filter((u) => u !== "");
@@ -741,6 +751,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     trainSeconds: e.TRAIN_SECONDS,
     alertBudget: e.ALERT_BUDGET,
     incidentGapSeconds: e.INCIDENT_GAP_SECONDS,
+    incidentSettleSeconds: e.INCIDENT_SETTLE_SECONDS,
     alertWebhookUrls: e.ALERT_WEBHOOK_URL ?? [],
     alertWebhookSecret: e.ALERT_WEBHOOK_SECRET ?? null,
     alertWebhookFormat: e.ALERT_WEBHOOK_FORMAT,

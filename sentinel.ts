@@ -306,6 +306,7 @@ export class Sentinel {
       minWindowEvents: this.config.minWindowEvents,
       winsorizeSigma: this.config.winsorizeSigma,
       incidentGapMs: this.config.incidentGapSeconds * 1000,
+      incidentSettleMs: this.config.incidentSettleSeconds * 1000,
       model: () => this.models.current,
       hub: this.hub,
       metrics: this.metrics,

@@ -21,7 +21,7 @@ import { FeatureEngine } from "../features/features.ts";
 import { Scorer } from "../model/bundle.ts";
 import { trainBundle } from "../model/train.ts";
 import { predictRows } from "../model/predict.ts";
-import { SIMULATED_START_MS } from "./eval.ts";
+import { SIMULATED_START_MS } from "./eval_options.ts";
 
 const HOUR_MS = 3_600_000, STEP_MS = 200, PATHS = 30, JUMP_AT = 600; // event index of minute 2
 type Maker = () => { update(e: MarketEvent): FeatureRow };

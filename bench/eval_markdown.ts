@@ -5,8 +5,9 @@
  * @module
  */
 import { FEATURE_NAMES } from "../lib/contracts.ts";
-import type { DetectorResult, EvalResult, Headline, SeedsResult } from "./eval.ts";
-import type { EpisodeDetection, SummaryEntry } from "./eval_v2.ts";
+import type { DetectorResult, EvalResult } from "./eval_results.ts";
+import type { Headline, SeedsResult } from "./eval_seeds.ts";
+import type { EpisodeDetection, SummaryEntry } from "./eval_incidents.ts";
 import { ANOMALY_TYPES } from "../lib/contracts.ts";
 
 /** 1234567 → "1.23M", 45000 → "45k": progress lines and table cells. */

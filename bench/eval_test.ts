@@ -5,14 +5,9 @@ import { FeatureEngine } from "../features/features.ts";
 import { TumblingWindows, type WindowRow } from "../features/tumbling.ts";
 import { Scorer } from "../model/bundle.ts";
 import { trainBundle } from "../model/train.ts";
-import {
-  type EvalOptions,
-  headlines,
-  parseEvalArgs,
-  runEvaluation,
-  runSeeds,
-  SIMULATED_START_MS,
-} from "./eval.ts";
+import { type EvalOptions, parseEvalArgs, SIMULATED_START_MS } from "./eval_options.ts";
+import { runEvaluation } from "./eval_run.ts";
+import { headlines, runSeeds } from "./eval_seeds.ts";
 import { renderMarkdown, renderSeedsMarkdown } from "./eval_markdown.ts";
 
 // Half an hour of one symbol (9 000 events), 50 trees: a small run, seconds not minutes.

@@ -1,7 +1,8 @@
 /**
  * Detection v2 in the evaluation (issue 9): Sentinel's robust, calibrated
- * detector with incidents, the robust-rule baseline beside it, and the
- * incident-level metrics and `summary` every detector is compared on.
+ * detector with incidents and the robust-rule baseline beside it. Their
+ * incident- and episode-level metrics are in bench/eval_incidents.ts, their
+ * CSV output in bench/eval_csv.ts.
  *
  * Sentinel v2 here is exactly the live stages: `RobustSymbol.update` per
  * event (features/robust.ts), `fitRobustCalibration` on the training period,
@@ -18,7 +19,7 @@
  *
  * @module
  */
-import type { AnomalyType, MarketEvent } from "../lib/contracts.ts";
+import type { MarketEvent } from "../lib/contracts.ts";
 import { eventTimeMs } from "../lib/contracts.ts";
 import { type RobustFeatures, RobustSymbol } from "../features/robust.ts";
 import { type Calibration } from "../model/calibration.ts";
@@ -30,7 +31,8 @@ import {
   SymbolScorer,
 } from "../model/detector.ts";
 import { type Incident, IncidentTracker } from "../model/incidents.ts";
-import type { Alert, LabelledStream } from "../model/evaluate.ts";
+import type { Alert } from "../model/evaluate.ts";
+import { lowerBound } from "./eval_incidents.ts";
 
 /** What a v2 detector said over the test period (aligned with the test stream). */
 export interface V2Verdicts {
@@ -165,16 +167,6 @@ class SortedWindow {
     const s = this.#sorted;
     return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))];
   }
-}
-
-function lowerBound(a: readonly number[], x: number): number {
-  let lo = 0, hi = a.length;
-  while (lo < hi) {
-    const m = (lo + hi) >> 1;
-    if (a[m] < x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
 }
 
 /** The robust rule baseline (see the module notes). */
@@ -328,315 +320,4 @@ export class RuleBaseline implements V2Detector {
     this.#v.incidents.sort((a, b) => a.start_ms - b.start_ms);
     return this.#v;
   }
-}
-
-/** Incidents formed from a v1 detector's alerts (same grouping gap), for a like-for-like summary. */
-export function incidentsFromAlerts(alerts: readonly Alert[], gapMs: number): Incident[] {
-  const t = new IncidentTracker({ gapMs });
-  const out: Incident[] = [];
-  const sorted = [...alerts].sort((a, b) => a.ts_ms - b.ts_ms);
-  for (const a of sorted) {
-    for (
-      const c of t.observe({
-        symbol: a.symbol,
-        ts_ms: a.ts_ms,
-        price: 1,
-        alert: true,
-        severity: 1,
-        driver: "model",
-        price_z: 0,
-        model_id: "v1",
-      })
-    ) {
-      if (c.kind === "closed") out.push(c.incident);
-    }
-  }
-  for (const c of t.advance(Infinity)) out.push(c.incident);
-  return out;
-}
-
-/** Incident-level figures. */
-export interface IncidentReport {
-  incidents: number;
-  true_incidents: number;
-  false_incidents: number;
-  false_incidents_per_symbol_hour: number | null;
-  incident_precision: number | null;
-  /** labelled anomalous events inside or within tolerance of an incident */
-  covered_anomalies: number;
-  /** incidents per type */
-  by_type: Record<string, number>;
-}
-
-/**
- * An incident is true when it overlaps the tolerance window [t, t + tolerance]
- * of some labelled anomalous event of its symbol; otherwise it is a false
- * incident.
- */
-export function incidentReport(
-  stream: LabelledStream,
-  incidents: readonly Incident[],
-  o: { toleranceMs: number; symbolHours: number },
-): IncidentReport {
-  const anomalies = new Map<string, number[]>();
-  for (let i = 0; i < stream.ts_ms.length; i++) {
-    if (!stream.is_anomaly[i]) continue;
-    const s = stream.symbol[i];
-    let a = anomalies.get(s);
-    if (!a) anomalies.set(s, a = []);
-    a.push(stream.ts_ms[i]);
-  }
-  for (const a of anomalies.values()) a.sort((x, y) => x - y);
-  let trueN = 0;
-  const byType: Record<string, number> = {};
-  for (const inc of incidents) {
-    byType[inc.type] = (byType[inc.type] ?? 0) + 1;
-    const a = anomalies.get(inc.symbol) ?? [];
-    // some anomaly t with [t, t + tol] ∩ [start, end] ≠ ∅  ⟺  start − tol ≤ t ≤ end
-    const k = lowerBound(a, inc.start_ms - o.toleranceMs);
-    if (k < a.length && a[k] <= inc.end_ms) trueN++;
-  }
-  let covered = 0;
-  const bySym = new Map<string, Incident[]>();
-  for (const inc of incidents) {
-    let l = bySym.get(inc.symbol);
-    if (!l) bySym.set(inc.symbol, l = []);
-    l.push(inc);
-  }
-  for (const [s, ts] of anomalies) {
-    const incs = bySym.get(s) ?? [];
-    const starts = incs.map((x) => x.start_ms);
-    for (const t of ts) {
-      // the last incident starting at or before t + tol
-      const k = lowerBound(starts, t + o.toleranceMs + 1) - 1;
-      if (k >= 0 && incs[k].end_ms >= t) covered++;
-    }
-  }
-  const n = incidents.length;
-  return {
-    incidents: n,
-    true_incidents: trueN,
-    false_incidents: n - trueN,
-    false_incidents_per_symbol_hour: o.symbolHours > 0 ? (n - trueN) / o.symbolHours : null,
-    incident_precision: n > 0 ? trueN / n : null,
-    covered_anomalies: covered,
-    by_type: byType,
-  };
-}
-
-/** One detector's line of `bench/eval.json`'s `summary`. */
-export interface SummaryEntry {
-  within_1s: number | null;
-  within_5s: number | null;
-  false_incidents_per_symbol_hour: number | null;
-  incident_precision: number | null;
-  event_f1: number | null;
-  by_type: Partial<Record<AnomalyType, { within_1s: number | null; within_5s: number | null }>>;
-}
-
-/** One labelled episode of the test period (a seed-profile anomaly is a one-event episode). */
-export interface EpisodeSpan {
-  type: AnomalyType;
-  symbol: string;
-  first_ms: number;
-  last_ms: number;
-  events: number;
-}
-
-/** Collects episodes from the test stream's labelled events. */
-export class EpisodeCollector {
-  readonly #byKey = new Map<string, EpisodeSpan>();
-
-  /** Notes one test event (only anomalous, typed ones matter). */
-  push(e: MarketEvent, ts: number): void {
-    if (!e.is_anomaly || !e.anomaly_type) return;
-    this.note(e.symbol, e.anomaly_type, e.episode_id, ts);
-  }
-
-  /** Notes one labelled trade of an episode (`episodeId` undefined: a one-event anomaly). */
-  note(
-    symbol: string,
-    type: AnomalyType,
-    episodeId: number | string | undefined,
-    ts: number,
-  ): void {
-    const key = episodeId !== undefined ? `${symbol}#${episodeId}` : `${symbol}@${ts}`;
-    const ep = this.#byKey.get(key);
-    if (!ep) {
-      this.#byKey.set(key, {
-        type,
-        symbol,
-        first_ms: ts,
-        last_ms: ts,
-        events: 1,
-      });
-    } else {
-      ep.first_ms = Math.min(ep.first_ms, ts);
-      ep.last_ms = Math.max(ep.last_ms, ts);
-      ep.events++;
-    }
-  }
-
-  episodes(): EpisodeSpan[] {
-    return [...this.#byKey.values()].sort((a, b) => a.first_ms - b.first_ms);
-  }
-}
-
-/** Episode-level detection of one type (or ALL). */
-export interface EpisodeDetection {
-  episodes: number;
-  detected: number;
-  rate: number | null;
-  /** from the episode's first event to the first alert of its symbol inside it (or within tolerance after), ms */
-  median_delay_ms: number | null;
-}
-
-/**
- * An episode is detected when an alert of its symbol falls in
- * [first event, last event + tolerance]; its delay is that alert's time
- * minus the episode's first event.
- */
-export function episodeReport(
-  episodes: readonly EpisodeSpan[],
-  alerts: readonly Alert[],
-  toleranceMs: number,
-): Record<string, EpisodeDetection> {
-  const times = new Map<string, number[]>();
-  for (const a of alerts) {
-    let t = times.get(a.symbol);
-    if (!t) times.set(a.symbol, t = []);
-    t.push(a.ts_ms);
-  }
-  for (const t of times.values()) t.sort((x, y) => x - y);
-  const acc = new Map<string, { n: number; hit: number; delays: number[] }>();
-  const bump = (k: string, delay: number | null) => {
-    let a = acc.get(k);
-    if (!a) acc.set(k, a = { n: 0, hit: 0, delays: [] });
-    a.n++;
-    if (delay !== null) {
-      a.hit++;
-      a.delays.push(delay);
-    }
-  };
-  for (const ep of episodes) {
-    const t = times.get(ep.symbol) ?? [];
-    const k = lowerBound(t, ep.first_ms);
-    const delay = k < t.length && t[k] <= ep.last_ms + toleranceMs ? t[k] - ep.first_ms : null;
-    bump(ep.type, delay);
-    bump("ALL", delay);
-  }
-  const out: Record<string, EpisodeDetection> = {};
-  for (const [k, a] of acc) {
-    const d = a.delays.sort((x, y) => x - y);
-    out[k] = {
-      episodes: a.n,
-      detected: a.hit,
-      rate: a.n ? a.hit / a.n : null,
-      median_delay_ms: d.length ? d[Math.floor((d.length - 1) / 2)] : null,
-    };
-  }
-  return out;
-}
-
-/** Columns of `--predictions-out` (one line per test event, Sentinel v2's verdict). */
-export const PREDICTION_COLUMNS = [
-  "ts_ms",
-  "time",
-  "symbol",
-  "price",
-  "volume",
-  "price_z",
-  "price_z_long",
-  "volume_z",
-  "flow_z",
-  "scored",
-  "severity",
-  "is_anomaly",
-  "driver",
-  "label",
-  "anomaly_type",
-  "episode_id",
-] as const;
-
-/** Columns of `--incidents-out` (one line per incident of Sentinel v2). */
-export const INCIDENT_COLUMNS = [
-  "id",
-  "symbol",
-  "type",
-  "start_ms",
-  "end_ms",
-  "start",
-  "end",
-  "peak_ms",
-  "peak_severity",
-  "alerts",
-  "trades",
-  "ref_price",
-  "peak_price",
-  "last_price",
-  "min_price",
-  "max_price",
-  "drivers",
-] as const;
-
-const csv = (v: unknown) => {
-  if (v === null || v === undefined) return "";
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
-/** One `--incidents-out` line. */
-export function incidentCsvLine(i: Incident): string {
-  return [
-    i.id,
-    i.symbol,
-    i.type,
-    i.start_ms,
-    i.end_ms,
-    new Date(i.start_ms).toISOString(),
-    new Date(i.end_ms).toISOString(),
-    i.peak_ms,
-    i.peak_severity,
-    i.alerts,
-    i.trades,
-    i.ref_price,
-    i.peak_price,
-    i.last_price,
-    i.min_price,
-    i.max_price,
-    Object.entries(i.drivers).map(([k, n]) => `${k}:${n}`).join(" "),
-  ].map(csv).join(",") + "\n";
-}
-
-/** One `--predictions-out` line. */
-export function predictionCsvLine(
-  e: MarketEvent,
-  ts: number,
-  f: {
-    price_z: number;
-    price_z_long: number;
-    volume_z: number;
-    flow_z: number;
-    robust_ready: boolean;
-  },
-  v: { severity: number; alert: boolean; driverName: string },
-): string {
-  return [
-    ts,
-    new Date(ts).toISOString(),
-    e.symbol,
-    e.price,
-    e.volume,
-    f.price_z,
-    f.price_z_long,
-    f.volume_z,
-    f.flow_z,
-    f.robust_ready,
-    f.robust_ready ? v.severity : "",
-    v.alert,
-    v.alert ? v.driverName : "",
-    e.source === "simulated" ? e.is_anomaly : e.is_anomaly ? true : "",
-    e.anomaly_type ?? "",
-    e.episode_id ?? "",
-  ].map(csv).join(",") + "\n";
 }

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseCsv } from "../islands/shared/csv.ts";
-import { EpisodeCollector, type EpisodeSpan } from "./eval_v2.ts";
+import { EpisodeCollector, type EpisodeSpan } from "./eval_incidents.ts";
 import type { AnomalyType } from "../lib/contracts.ts";
 
 /** The incident types that describe an episode type's shape (PRICE_SPIKE goes either way). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readEpisodes, readIncidents, renderTypes, typeConfusion } from "./incident_types.ts";
-import { INCIDENT_COLUMNS, PREDICTION_COLUMNS } from "./eval_v2.ts";
+import { INCIDENT_COLUMNS, PREDICTION_COLUMNS } from "./eval_csv.ts";
 
 Deno.test("incident types: each episode meets the first incident of its symbol that overlaps it", () => {
   const eps = [

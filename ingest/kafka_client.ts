@@ -1,7 +1,7 @@
 /**
  * How a kafkajs client reaches a remote cluster: TLS (with a private CA) and
  * SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), which managed Kafka services
- * require (DESIGN.md section 18). Kept apart from ingest/kafka.ts, which
+ * require (DESIGN.md section 18). Kept apart from ingest/kafka_settings.ts, which
  * builds its clients with {@linkcode clientSecurity} and
  * {@linkcode routedSocketFactory}, so that connection security is one
  * concern in one file.
@@ -16,7 +16,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { KafkaSasl } from "../config.ts";
-import type { BrokerAddress } from "./kafka.ts";
+import type { BrokerAddress } from "./kafka_settings.ts";
 
 /** Connection security of a Kafka client, from KAFKA_SSL* and KAFKA_SASL_*. */
 export interface KafkaSecurity {

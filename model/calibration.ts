@@ -101,6 +101,13 @@ export interface CalibrationOptions {
    * instead of the empirical per-second tail
    */
   tradeTails?: readonly string[];
+  /**
+   * whether the training event at this index enters this channel's tail
+   * (default: all); every event still counts toward its symbol's seconds,
+   * trades and time span (model/calibration_trim.ts leaves out what a first
+   * fit alerted on)
+   */
+  keep?: (index: number, channel: number) => boolean;
 }
 
 /** A trade-tail fit is used only when its CDF misses no fitted percentile by more than this. */
@@ -220,6 +227,7 @@ function perSecondMaxima(
   events: Iterable<ScoredEvent>,
   channels: number,
   tradeChannels: readonly number[],
+  keep?: (index: number, channel: number) => boolean,
 ) {
   const bySymbol = new Map<
     string,
@@ -227,39 +235,55 @@ function perSecondMaxima(
       maxima: number[][];
       first: number;
       last: number;
-      lastSec: number;
+      /** per channel, the second of the last kept event (a second's maximum is over its kept events) */
+      keptSec: number[];
       trades: number;
+      /** seconds with a scored trade (kept or not) */
+      seconds: number;
+      scoredSec: number;
       zs: number[][];
     }
   >();
+  let index = -1;
   for (const e of events) {
+    index++;
     let s = bySymbol.get(e.symbol);
     if (!s) {
       s = {
         maxima: Array.from({ length: channels }, () => []),
         first: e.ts_ms,
         last: e.ts_ms,
-        lastSec: NaN,
+        keptSec: new Array<number>(channels).fill(NaN),
         trades: 0,
+        seconds: 0,
+        scoredSec: NaN,
         zs: tradeChannels.map(() => []),
       };
       bySymbol.set(e.symbol, s);
     }
     const sec = Math.floor(e.ts_ms / 1000);
-    const fresh = sec !== s.lastSec;
-    s.lastSec = sec;
+    if (sec !== s.scoredSec && e.scores.some(Number.isFinite)) {
+      s.seconds++;
+      s.scoredSec = sec;
+    }
     s.first = Math.min(s.first, e.ts_ms);
     s.last = Math.max(s.last, e.ts_ms);
     s.trades++;
+    const fresh = sec !== s.keptSec[0];
     for (let k = 0; k < tradeChannels.length; k++) {
       const x = e.scores[tradeChannels[k]];
-      if (Number.isFinite(x)) s.zs[k].push(zOfScore(x));
+      if (Number.isFinite(x) && (keep === undefined || keep(index, tradeChannels[k]))) {
+        s.zs[k].push(zOfScore(x));
+      }
     }
     for (let c = 0; c < channels; c++) {
+      if (keep !== undefined && !keep(index, c)) continue;
       const x = e.scores[c];
+      const newSecond = keep === undefined ? fresh : sec !== s.keptSec[c];
+      s.keptSec[c] = sec;
       if (!Number.isFinite(x)) continue;
       const m = s.maxima[c];
-      if (fresh || m.length === 0) m.push(x);
+      if (newSecond || m.length === 0) m.push(x);
       else if (x > m[m.length - 1]) m[m.length - 1] = x;
     }
     // keep the channels' second lists aligned: a not-ready channel adds nothing
@@ -285,7 +309,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
   const nc = o.channels.length;
   const minSeconds = o.minSeconds ?? 1800;
   const tradeChannels = o.channels.flatMap((ch, c) => (o.tradeTails?.includes(ch) ? [c] : []));
-  const bySymbol = perSecondMaxima(events, nc, tradeChannels);
+  const bySymbol = perSecondMaxima(events, nc, tradeChannels, o.keep);
   const pooled: number[][] = Array.from({ length: nc }, () => []);
   const pooledZs: number[][] = tradeChannels.map(() => []);
   let pooledSeconds = 0;
@@ -294,7 +318,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
   for (const s of bySymbol.values()) {
     for (let c = 0; c < nc; c++) for (const x of s.maxima[c]) pooled[c].push(x);
     for (let k = 0; k < tradeChannels.length; k++) for (const x of s.zs[k]) pooledZs[k].push(x);
-    pooledSeconds += Math.max(...s.maxima.map((m) => m.length));
+    pooledSeconds += s.seconds;
     pooledHours += Math.max((s.last - s.first) / 3_600_000, 1 / 60);
     pooledTrades += s.trades;
   }
@@ -330,7 +354,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
   };
   const symbols: Record<string, SymbolCalibration> = {};
   for (const [symbol, s] of bySymbol) {
-    const seconds = Math.max(...s.maxima.map((m) => m.length));
+    const seconds = s.seconds;
     const hours = Math.max((s.last - s.first) / 3_600_000, 1 / 60);
     const secondsPerHour = Math.max(1, Math.min(3600, seconds / hours));
     const perSecond = s.trades / Math.max(seconds, 1);

@@ -18,11 +18,11 @@ import { HalfSpaceTrees, type HstOptions, type HstState, squash } from "./hst.ts
 import {
   type Calibration,
   type CalibrationOptions,
-  fitCalibration,
   type ScoredEvent,
   type Verdict,
   verdict,
 } from "./calibration.ts";
+import { fitTrimmedCalibration } from "./calibration_trim.ts";
 
 /** The channels of the robust detector, in score order. */
 export const CHANNELS = ["price_z", "price_z_long", "volume_z", "flow_z"] as const;
@@ -78,7 +78,10 @@ export function robustOf(
   };
 }
 
-/** Fits the calibration of a model's channels (default: the robust ones) on training trades. */
+/**
+ * Fits the calibration of a model's channels (default: the robust ones) on
+ * training trades, trimmed of what it alerts on (model/calibration_trim.ts).
+ */
 export function fitRobustCalibration(
   events: Iterable<ScoredEvent>,
   o: {
@@ -98,7 +101,7 @@ export function fitRobustCalibration(
     budget: o.budget,
     minSeconds: o.minSeconds,
   };
-  return fitCalibration(events, opts);
+  return fitTrimmedCalibration(Array.isArray(events) ? events : [...events], opts);
 }
 
 /** A verdict with the driving channel's name. */

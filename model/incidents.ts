@@ -17,6 +17,19 @@
  * - `spike` (up) / `crash` (down): the move reverted.
  *
  * While open the type is provisional (the direction of the move so far).
+ *
+ * **Settling.** A level shift and a crash look alike when the alerts stop: a
+ * flash crash falls for seconds and recovers over a minute or two, so at the
+ * gap the price still sits near the bottom (measured on the realistic
+ * profile: 7 of 15 flash crashes were typed a level shift that way). An
+ * incident that would close as a level shift therefore stays open, without
+ * counting more trades, for up to `settleMs` after its last alert while the
+ * tracker watches the price: it closes as a spike or crash as soon as the
+ * price gives back more than 30 % of the move, and as a level shift when the
+ * settle time runs out. An alert in that time extends it: a crash's recovery
+ * alerts too (the references lag behind it), and used to open incidents of
+ * its own, typed level shifts upwards.
+ *
  * Pure: time comes from the events; ids are `SYMBOL:start_ms`, so a replay
  * yields the same incidents.
  *
@@ -48,7 +61,7 @@ export interface Incident {
   /** alerts per driving channel */
   drivers: Record<string, number>;
   alerts: number;
-  /** trades of the symbol from the first alert to the close */
+  /** trades of the symbol within `gapMs` after each alert, from the first (not while settling) */
   trades: number;
   /** last price before the first alert */
   ref_price: number;
@@ -83,21 +96,38 @@ interface Open {
   inc: Incident;
   up: number;
   down: number;
+  /** trades since the last alert (absent in states saved before settling: none) */
+  quiet?: number;
 }
 
 /** One symbol's persisted part. */
 export interface IncidentSymbolState {
-  open?: { inc: Incident; up: number; down: number };
+  open?: { inc: Incident; up: number; down: number; quiet?: number };
   lastPrice?: number;
 }
 
 /** Persisted state (plain JSON). */
 export interface IncidentTrackerState {
-  open: Record<string, { inc: Incident; up: number; down: number }>;
+  open: Record<string, { inc: Incident; up: number; down: number; quiet?: number }>;
   lastPrice: Record<string, number>;
 }
 
 const VOLUME_DRIVERS = new Set(["volume_z", "flow_z"]);
+
+/**
+ * Default settle time, ms: a simulated flash crash recovers over 30–90 s
+ * (ingest/episodes.ts), and by a minute after its last alert it has given
+ * back well over 30 % of the fall.
+ */
+export const DEFAULT_SETTLE_MS = 60_000;
+
+/**
+ * A settling incident that has seen no trade since its last alert waits for
+ * one up to this many settle times: on a thin pair (a trade every 30 s or
+ * more) the settle time often passes with no price to judge by, and every
+ * spike then closed as a level shift.
+ */
+export const SETTLE_WAIT_FACTOR = 10;
 
 /**
  * Groups alerts into incidents.
@@ -119,12 +149,25 @@ const VOLUME_DRIVERS = new Set(["volume_z", "flow_z"]);
  */
 export class IncidentTracker {
   readonly gapMs: number;
+  /** how long after its last alert an incident that looks like a level shift waits for a reversion */
+  readonly settleMs: number;
+  readonly #settles: boolean;
   #open = new Map<string, Open>();
   #lastPrice = new Map<string, number>();
 
-  constructor(o: { gapMs: number }) {
+  /**
+   * @param o.gapMs alerts closer than this are one incident (INCIDENT_GAP_SECONDS)
+   * @param o.settleMs at most this long after its last alert a would-be level
+   *   shift waits for the price to revert (INCIDENT_SETTLE_SECONDS; default
+   *   {@linkcode DEFAULT_SETTLE_MS}; 0 or anything up to `gapMs`: no settling)
+   */
+  constructor(o: { gapMs: number; settleMs?: number }) {
     if (!(o.gapMs > 0)) throw new RangeError(`gapMs must be > 0, got ${o.gapMs}`);
+    const settle = o.settleMs ?? DEFAULT_SETTLE_MS;
+    if (!(settle >= 0)) throw new RangeError(`settleMs must be >= 0, got ${o.settleMs}`);
     this.gapMs = o.gapMs;
+    this.settleMs = Math.max(settle, o.gapMs);
+    this.#settles = settle > o.gapMs;
   }
 
   /** Incidents open now. */
@@ -137,7 +180,19 @@ export class IncidentTracker {
     const out: IncidentChange[] = [];
     const o = this.#open.get(t.symbol);
     if (o && t.ts_ms - o.inc.end_ms > this.gapMs) {
-      out.push(this.#close(t.symbol, o));
+      if (!this.#settling(o, t.ts_ms)) {
+        out.push(this.#close(t.symbol, o));
+      } else if (!t.alert) {
+        // Past the gap, waiting to tell a level shift from a crash: only the price is watched.
+        o.inc.last_price = t.price;
+        o.quiet = (o.quiet ?? 0) + 1;
+        if (typeOf(o, true) !== "level_shift" || t.ts_ms - o.inc.end_ms > this.settleMs) {
+          out.push(this.#close(t.symbol, o));
+        }
+        this.#lastPrice.set(t.symbol, t.price);
+        return out;
+      }
+      // An alert while settling: the move has not settled, the incident goes on.
     }
     const cur = this.#open.get(t.symbol);
     if (t.alert) {
@@ -172,6 +227,7 @@ export class IncidentTracker {
         const before = inc.type;
         const grew = t.severity > inc.peak_severity;
         inc.end_ms = t.ts_ms;
+        cur.quiet = 0;
         inc.alerts++;
         inc.trades++;
         inc.drivers[t.driver] = (inc.drivers[t.driver] ?? 0) + 1;
@@ -193,6 +249,7 @@ export class IncidentTracker {
         }
       }
     } else if (cur) {
+      cur.quiet = (cur.quiet ?? 0) + 1;
       cur.inc.trades++;
       this.#extend(cur.inc, t.price);
     }
@@ -204,9 +261,24 @@ export class IncidentTracker {
   advance(nowMs: number): IncidentChange[] {
     const out: IncidentChange[] = [];
     for (const [symbol, o] of this.#open) {
-      if (nowMs - o.inc.end_ms > this.gapMs) out.push(this.#close(symbol, o));
+      if (nowMs - o.inc.end_ms > this.gapMs && !this.#settling(o, nowMs)) {
+        out.push(this.#close(symbol, o));
+      }
     }
     return out;
+  }
+
+  /**
+   * Past the gap, an incident that would close as a level shift keeps waiting:
+   * within the settle time, or longer (up to {@linkcode SETTLE_WAIT_FACTOR}
+   * settle times) while no trade since its last alert has shown where the
+   * price went.
+   */
+  #settling(o: Open, nowMs: number): boolean {
+    if (!this.#settles || typeOf(o, true) !== "level_shift") return false;
+    const quiet = nowMs - o.inc.end_ms;
+    return quiet <= this.settleMs ||
+      (!((o.quiet ?? 0) > 0) && quiet <= this.settleMs * SETTLE_WAIT_FACTOR);
   }
 
   #extend(inc: Incident, price: number): void {
@@ -233,7 +305,14 @@ export class IncidentTracker {
     const o = this.#open.get(symbol);
     const lastPrice = this.#lastPrice.get(symbol);
     const out: IncidentSymbolState = {};
-    if (o) out.open = { inc: { ...o.inc, drivers: { ...o.inc.drivers } }, up: o.up, down: o.down };
+    if (o) {
+      out.open = {
+        inc: { ...o.inc, drivers: { ...o.inc.drivers } },
+        up: o.up,
+        down: o.down,
+        quiet: o.quiet ?? 0,
+      };
+    }
     if (lastPrice !== undefined) out.lastPrice = lastPrice;
     return out;
   }
@@ -256,14 +335,19 @@ export class IncidentTracker {
   toJSON(): IncidentTrackerState {
     return {
       open: Object.fromEntries(
-        [...this.#open].map(([s, o]) => [s, { inc: o.inc, up: o.up, down: o.down }]),
+        [...this.#open].map((
+          [s, o],
+        ) => [s, { inc: o.inc, up: o.up, down: o.down, quiet: o.quiet ?? 0 }]),
       ),
       lastPrice: Object.fromEntries(this.#lastPrice),
     };
   }
 
   /** A tracker continuing from {@linkcode IncidentTracker.toJSON}'s output. */
-  static fromJSON(o: { gapMs: number }, s: IncidentTrackerState): IncidentTracker {
+  static fromJSON(
+    o: { gapMs: number; settleMs?: number },
+    s: IncidentTrackerState,
+  ): IncidentTracker {
     const t = new IncidentTracker(o);
     for (const [sym, v] of Object.entries(s.open ?? {})) {
       t.#open.set(sym, { ...v, inc: { ...v.inc } });

@@ -18,8 +18,8 @@ const trade = (
   ...o,
 });
 
-function run(trades: ScoredTrade[], end?: number): IncidentChange[] {
-  const t = new IncidentTracker({ gapMs: 5000 });
+function run(trades: ScoredTrade[], end?: number, settleMs?: number): IncidentChange[] {
+  const t = new IncidentTracker({ gapMs: 5000, settleMs });
   const out = trades.flatMap((x) => t.observe(x));
   if (end !== undefined) out.push(...t.advance(end));
   return out;
@@ -54,7 +54,7 @@ Deno.test("incidents: a burst of alerts within the gap is one incident with its 
 Deno.test("incidents: alerts further apart than the gap are two incidents", () => {
   const cs = run(
     [trade(0, 100), trade(1000, 110, true), trade(7000, 100), trade(8000, 111, true)],
-    60_000,
+    700_000, // the second, a would-be level shift with no trade after it, waits 10 settle times
   );
   assert.equal(closed(cs).length, 2);
 });
@@ -65,7 +65,7 @@ Deno.test("incidents: typed by shape — crash, level shift, volume burst, volat
   );
   assert.equal(crash[0].type, "crash");
   const shift = closed(
-    run([trade(0, 100), trade(1000, 110, true), trade(2000, 110.1), trade(3000, 109.9)], 20_000),
+    run([trade(0, 100), trade(1000, 110, true), trade(2000, 110.1), trade(3000, 109.9)], 70_000),
   );
   assert.equal(shift[0].type, "level_shift");
   const burst = closed(run([
@@ -113,12 +113,15 @@ Deno.test("incidents: a spike whose reversion alerts downwards is a spike, not a
 });
 
 Deno.test("incidents: symbols are independent; advance() closes by time; state round-trips", () => {
-  const t = new IncidentTracker({ gapMs: 5000 });
+  const t = new IncidentTracker({ gapMs: 5000, settleMs: 0 });
   t.observe(trade(0, 100));
   t.observe(trade(1000, 110, true));
   t.observe(trade(1000, 50, true, { symbol: "ETH-USDT" }));
   assert.equal(t.open().length, 2);
-  const copy = IncidentTracker.fromJSON({ gapMs: 5000 }, JSON.parse(JSON.stringify(t.toJSON())));
+  const copy = IncidentTracker.fromJSON(
+    { gapMs: 5000, settleMs: 0 },
+    JSON.parse(JSON.stringify(t.toJSON())),
+  );
   assert.equal(t.advance(5999).length, 0);
   const cs = copy.advance(6001);
   assert.deepEqual(cs.map((c) => c.incident.id).sort(), ["BTC-USDT:1000", "ETH-USDT:1000"]);
@@ -133,4 +136,116 @@ Deno.test("incidents: updated only when the peak grows or the type changes", () 
     trade(1200, 112, true, { severity: 0.99 }), // higher: update
   ]);
   assert.deepEqual(cs.map((c) => c.kind), ["opened", "updated"]);
+});
+
+// A flash crash as the realistic profile draws it (ingest/episodes.ts): −6 % over 3 s with alerts,
+// then a recovery of most of it over a minute, slower than the incident gap.
+function flashCrash(): ScoredTrade[] {
+  const out = [trade(0, 100)];
+  for (let k = 1; k <= 6; k++) out.push(trade(k * 500, 100 - k, true)); // 99 … 94 by 3 s
+  for (let s = 4; s <= 64; s++) out.push(trade(s * 1000, 94 + (4.5 * (s - 3)) / 60)); // → 98.5
+  return out;
+}
+
+Deno.test("incidents settle: a flash crash whose recovery outlasts the gap closes as a crash", () => {
+  const cs = run(flashCrash());
+  const [inc, ...rest] = closed(cs);
+  assert.equal(rest.length, 0);
+  assert.equal(inc.type, "crash");
+  // It closed once the price had given back more than 30 % of the fall in log terms
+  // (above 100 · 0.94^0.7 = 95.76), not at the end of the settle time:
+  // 94 + 4.5 (s − 3) / 60 passes 95.76 first at s = 27, with 95.8.
+  assert.equal(inc.last_price, 94 + (4.5 * 24) / 60);
+  assert.equal(inc.end_ms, 3000);
+  // trades are counted up to the gap after the last alert (3 s … 8 s), not while settling
+  assert.equal(inc.trades, 6 + 5);
+  assert.equal(inc.min_price, 94);
+  // Without settling, the same trades close at the gap with the price still near the bottom.
+  const [atGap] = closed(run(flashCrash(), undefined, 0));
+  assert.equal(atGap.type, "level_shift");
+});
+
+Deno.test("incidents settle: a level shift stays open for the settle time, then closes as one", () => {
+  const trades = [trade(0, 100), trade(1000, 103, true), trade(1500, 103.2, true)];
+  for (let s = 2; s <= 90; s++) trades.push(trade(s * 1000, 103 + 0.05 * Math.sin(s)));
+  const t = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  const changes = trades.map((x) => ({ at: x.ts_ms, cs: t.observe(x) }));
+  const closing = changes.filter((c) => c.cs.some((x) => x.kind === "closed"));
+  assert.equal(closing.length, 1);
+  // the first trade more than 60 s after the last alert (1.5 s) closes it
+  assert.equal(closing[0].at, 62_000);
+  const inc = closing[0].cs[0].incident;
+  assert.equal(inc.type, "level_shift");
+  assert.equal(inc.status, "closed");
+  // while settling it was open, provisionally a spike (upwards)
+  assert.equal(changes.find((c) => c.at === 30_000)!.cs.length, 0);
+});
+
+Deno.test("incidents settle: advance() closes a settled level shift by time; an alert extends it", () => {
+  const t = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  t.observe(trade(0, 100));
+  t.observe(trade(1000, 110, true));
+  t.observe(trade(2000, 110.2));
+  assert.equal(t.advance(30_000).length, 0); // past the gap, settling
+  assert.equal(t.open().length, 1);
+  const [c] = t.advance(61_001);
+  assert.equal(c.incident.type, "level_shift");
+  // An alert while settling (here the way back) belongs to the same incident; without settling
+  // it opens a second one.
+  const alerts = [trade(0, 100), trade(1000, 110, true), trade(20_000, 104, true, { price_z: 9 })];
+  for (const settleMs of [60_000, 0]) {
+    const u = new IncidentTracker({ gapMs: 5000, settleMs });
+    const cs = alerts.flatMap((x) => u.observe(x));
+    cs.push(...u.advance(100_000));
+    const incs = closed(cs);
+    if (settleMs === 0) {
+      assert.deepEqual(incs.map((i) => [i.id, i.type]), [
+        ["BTC-USDT:1000", "level_shift"],
+        ["BTC-USDT:20000", "level_shift"], // a fall from 110 to 104 that stayed: wrong, and twice
+      ]);
+    } else {
+      assert.equal(incs.length, 1);
+      assert.equal(incs[0].alerts, 2);
+      assert.equal(incs[0].end_ms, 20_000);
+      assert.equal(incs[0].type, "spike"); // +10 % that gave back 60 % of it
+    }
+  }
+});
+
+Deno.test("incidents settle: on a thin pair the first trade after the settle time decides", () => {
+  // A lone spike trade, then nothing for 80 s (a pair trading every 30 s or more): the settle
+  // time passes with no price to judge by, so the incident waits for the next trade.
+  for (const [next, type] of [[100.2, "spike"], [104.9, "level_shift"]] as const) {
+    const t = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+    t.observe(trade(0, 100));
+    t.observe(trade(10_000, 105, true));
+    assert.deepEqual(t.advance(75_000), []); // past the settle time, no trade seen: still open
+    const cs = t.observe(trade(90_000, next));
+    assert.deepEqual(cs.map((c) => [c.kind, c.incident.type]), [["closed", type]]);
+    assert.equal(cs[0].incident.last_price, next);
+    assert.equal(cs[0].incident.trades, 1);
+  }
+  // With a trade inside the gap the settle time is enough, as on a busy pair.
+  const u = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  u.observe(trade(0, 100));
+  u.observe(trade(10_000, 105, true));
+  u.observe(trade(12_000, 105.1));
+  assert.deepEqual(u.advance(70_001).map((c) => c.incident.type), ["level_shift"]);
+  // A dead market does not hold an incident open for ever: 10 settle times at most.
+  const d = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  d.observe(trade(0, 100));
+  d.observe(trade(10_000, 105, true));
+  assert.deepEqual(d.advance(600_000), []);
+  assert.deepEqual(d.advance(610_001).map((c) => c.incident.type), ["level_shift"]);
+});
+
+Deno.test("incidents settle: the trades seen since the last alert survive a checkpoint", () => {
+  const t = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  t.observe(trade(0, 100));
+  t.observe(trade(10_000, 105, true));
+  t.observe(trade(12_000, 105.1));
+  const copy = new IncidentTracker({ gapMs: 5000, settleMs: 60_000 });
+  copy.restoreSymbol("BTC-USDT", JSON.parse(JSON.stringify(t.symbolState("BTC-USDT"))));
+  // had the restored copy forgotten the trade at 12 s, it would wait for another one
+  assert.deepEqual(copy.advance(70_001).map((c) => c.incident.type), ["level_shift"]);
 });

@@ -130,6 +130,8 @@ export interface ProcessorOptions {
   winsorizeSigma?: number | null;
   /** INCIDENT_GAP_SECONDS in ms (default 5 s) */
   incidentGapMs?: number;
+  /** INCIDENT_SETTLE_SECONDS in ms (default model/incidents.ts's DEFAULT_SETTLE_MS) */
+  incidentSettleMs?: number;
   /** the active model, or null before the first one */
   model: () => Scorer | null;
   hub?: Hub;
@@ -180,7 +182,10 @@ export class Processor {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#engine = new FeatureEngine(o);
-    this.#tracker = new IncidentTracker({ gapMs: o.incidentGapMs ?? 5000 });
+    this.#tracker = new IncidentTracker({
+      gapMs: o.incidentGapMs ?? 5000,
+      settleMs: o.incidentSettleMs,
+    });
   }
 
   stats(): ProcessorStats {
