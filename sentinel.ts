@@ -12,7 +12,7 @@ import type { Config } from "./config.ts";
 import type { Clock } from "./lib/clock.ts";
 import { systemClock } from "./lib/clock.ts";
 import { Store } from "./store/kv.ts";
-import { batched, type BatchOptions } from "./pipeline/batcher.ts";
+import { type BatchOptions, sourceBatches } from "./pipeline/batcher.ts";
 import { Hub } from "./pipeline/hub.ts";
 import { consoleLogger, type Logger } from "./pipeline/log.ts";
 import { PipelineMetrics } from "./pipeline/metrics.ts";
@@ -325,7 +325,7 @@ export class Sentinel {
     // failed commit drops the in-memory state N+1 advanced (Processor.commit).
     let committing: Promise<unknown> | null = null;
     try {
-      for await (const items of batched(source.events(this.#stop.signal, offset), batchOpts)) {
+      for await (const items of sourceBatches(source, this.#stop.signal, offset, batchOpts)) {
         const first = items[0].offset ?? offset;
         const last = items[items.length - 1].offset;
         const next = last === undefined ? offset + items.length : last + 1;

@@ -14,12 +14,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import process from "node:process";
 import { parseConfig } from "../config.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import { Sentinel } from "../sentinel.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { SimulatedSource } from "../pipeline/sources.ts";
-import { Store } from "../store/kv.ts";
+import { type StagedBatch, Store } from "../store/kv.ts";
 import { BENCH_SYMBOLS, trainBenchModelApart } from "./pipeline_model.ts";
 
 const HELP = `deno task bench:pipeline [options]
@@ -32,6 +33,9 @@ Options:
                      10000000 is the memory run)
   --no-ceiling       skip the no-KV run (same events, commits that write
                      nothing) whose events/s the KV run is compared with
+  --model=NAME       MODEL the benchmark's model is trained for (default robust, the
+                     product's default; iforest scores every event with the forest)
+  --batch=N          most events a batch (default: the product's, 1000)
   --rate=N           latency run: events/s (default 5000)
   --seconds=N        latency run: seconds measured after a 2 s warm-up (default 20)
   --kafka-events=N   Kafka run: events (default 500000; needs KAFKA_BROKERS,
@@ -48,6 +52,8 @@ bench/results/pipeline.json (pipeline-RUN.json with --only).`;
 let args: {
   events: string;
   rate: string;
+  batch?: string;
+  model?: string;
   seconds: string;
   "kafka-events": string;
   "live-seconds": string;
@@ -62,6 +68,8 @@ try {
     options: {
       events: { type: "string", default: "1000000" },
       rate: { type: "string", default: "5000" },
+      batch: { type: "string" },
+      model: { type: "string" },
       seconds: { type: "string", default: "20" },
       "kafka-events": { type: "string", default: "500000" },
       "live-seconds": { type: "string", default: "600" },
@@ -92,6 +100,7 @@ async function prepare(path: string, env: Record<string, string>) {
     RETRAIN_INTERVAL: "off",
     BACKFILL_SECONDS: "0",
     SIM_PROFILE: "seed",
+    ...(args.model ? { MODEL: args.model } : {}),
     ...env,
   };
   const config = parseConfig(all);
@@ -108,16 +117,32 @@ function fastClock(): Clock {
 
 const mb = (b: number) => Math.round(b / 1048576);
 
+/** The 1-minute load average, 2 decimals (the machine is shared: every figure carries it). */
+const load1 = () => +Deno.loadavg()[0].toFixed(2);
+
+/** CPU seconds so far: this (the main) thread's and the whole process's, user + system. */
+function cpuSeconds(): { main: number; process: number } {
+  const t = (process as unknown as { threadCpuUsage(): { user: number; system: number } })
+    .threadCpuUsage();
+  const p = process.cpuUsage();
+  return { main: (t.user + t.system) / 1e6, process: (p.user + p.system) / 1e6 };
+}
+
 /** Total size of the KV files in `dir` (the database and its write-ahead log). */
 function dirBytes(dir: string): number {
   return [...Deno.readDirSync(dir)].reduce((a, f) => a + Deno.statSync(`${dir}/${f.name}`).size, 0);
 }
 
-/** Makes every batch commit a no-op for the no-KV ceiling; returns the undo. */
+/**
+ * Makes every batch commit a no-op for the no-KV ceiling (no atomic built, no
+ * page packed, nothing written); returns the undo.
+ */
 function withoutKvCommits(): () => void {
-  const original = Store.prototype.commitBatch;
-  Store.prototype.commitBatch = () => Promise.resolve("00000000000000000000");
-  return () => Store.prototype.commitBatch = original;
+  const { stageBatch, commitStaged } = Store.prototype;
+  Store.prototype.stageBatch = (b) =>
+    ({ op: null, stream: b.stream, partition: b.partition }) as unknown as StagedBatch;
+  Store.prototype.commitStaged = () => Promise.resolve("00000000000000000000");
+  return () => Object.assign(Store.prototype, { stageBatch, commitStaged });
 }
 
 async function throughput(
@@ -135,25 +160,32 @@ async function throughput(
     const source = await SimulatedSource.open(config, store, memoryLogger(), clock);
     store.close();
     if (opts.noKv) restore = withoutKvCommits();
+    const load0 = load1();
+    const cpu0 = cpuSeconds();
     const t0 = performance.now();
     const s = await Sentinel.start(config, ["source", "worker"], {
       logger: () => memoryLogger(),
       source,
       reportEveryMs: 0,
       clock,
+      ...(args.batch ? { batch: { maxSize: Number(args.batch), maxWaitMs: 10 } } : {}),
     });
     let last = { n: 0, t: t0 };
-    let peakRss = 0;
+    let peakRss = 0, peakHeap = 0, peakExternal = 0;
     while (true) {
-      await new Promise((r) => setTimeout(r, 1000));
+      // RSS sampled four times a second, so a peak between major collections is seen.
+      await new Promise((r) => setTimeout(r, 250));
       const n = s.metrics.rows.total();
       const now = performance.now();
-      const rss = Deno.memoryUsage().rss;
-      peakRss = Math.max(peakRss, rss);
+      const m = Deno.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapTotal);
+      peakExternal = Math.max(peakExternal, m.external);
       if (now - last.t >= 5000 || n >= events) {
         console.error(
           `${label}: ${n.toLocaleString("en")} / ${events.toLocaleString("en")} events, ` +
-            `${Math.round((n - last.n) / ((now - last.t) / 1000))}/s now, RSS ${mb(rss)} MB`,
+            `${Math.round((n - last.n) / ((now - last.t) / 1000))}/s now, RSS ${mb(m.rss)} MB ` +
+            `(V8 heap ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB), load ${load1()}`,
         );
         last = { n, t: now };
       }
@@ -161,6 +193,7 @@ async function throughput(
     }
     const n = s.metrics.rows.total();
     const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuSeconds();
     const preds = s.metrics.predictions.total();
     const rss = Deno.memoryUsage().rss;
     await s.stop();
@@ -171,8 +204,15 @@ async function throughput(
       predictions_persisted: opts.noKv ? 0 : preds,
       seconds: +seconds.toFixed(2),
       events_per_second: Math.round(n / seconds),
+      // CPU per event holds up on a shared machine better than events/s: the main thread's
+      // is the wall (1e6 / it = events/s if it never waited), the process's adds KV and GC threads.
+      main_thread_cpu_us_per_event: +((cpu1.main - cpu0.main) / n * 1e6).toFixed(2),
+      process_cpu_us_per_event: +((cpu1.process - cpu0.process) / n * 1e6).toFixed(2),
+      load_average: [load0, load1()],
       rss_mb_at_end: mb(rss),
       rss_mb_peak: mb(Math.max(peakRss, rss)),
+      v8_heap_mb_peak: mb(peakHeap),
+      external_mb_peak: mb(peakExternal),
       kv_file_mb: mb(kvBytes),
       kv_bytes_per_event: opts.noKv ? null : Math.round(kvBytes / n),
     };
@@ -284,16 +324,27 @@ const machine = {
 };
 const result: Record<string, unknown> = { machine, at: new Date().toISOString() };
 if (!args.only || args.only === "throughput") {
+  result.model = args.model ?? "robust";
   const kv = await throughput(Number(args.events), "embedded");
   result.embedded_throughput = kv;
+  if (args["no-ceiling"]) {
+    console.error(
+      `embedded: ${kv.events_per_second} events/s with everything persisted, ` +
+        `${kv.kv_bytes_per_event} KV bytes/event, main thread ${kv.main_thread_cpu_us_per_event} ` +
+        `µs/event, RSS peak ${kv.rss_mb_peak} MB (end ${kv.rss_mb_at_end}); load ` +
+        kv.load_average.join("→"),
+    );
+  }
   if (!args["no-ceiling"]) {
     const ceiling = await throughput(Number(args.events), "no-KV ceiling", {}, { noKv: true });
     result.embedded_no_kv_ceiling = ceiling;
     result.embedded_vs_ceiling = +(kv.events_per_second / ceiling.events_per_second).toFixed(3);
     console.error(
       `embedded: ${kv.events_per_second} events/s with everything persisted, ` +
-        `${kv.kv_bytes_per_event} KV bytes/event; no-KV ceiling ${ceiling.events_per_second} ` +
-        `events/s (ratio ${result.embedded_vs_ceiling})`,
+        `${kv.kv_bytes_per_event} KV bytes/event, main thread ${kv.main_thread_cpu_us_per_event} ` +
+        `µs/event, RSS peak ${kv.rss_mb_peak} MB (end ${kv.rss_mb_at_end}); no-KV ceiling ` +
+        `${ceiling.events_per_second} events/s (ratio ${result.embedded_vs_ceiling}, main thread ` +
+        `${ceiling.main_thread_cpu_us_per_event} µs/event); load ${kv.load_average.join("→")}`,
     );
   }
 }

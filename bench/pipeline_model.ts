@@ -24,7 +24,17 @@ export async function trainBenchModel(path: string, env: Record<string, string>)
   const engine = new FeatureEngine(config);
   const rows = [...simulatedEvents(sim, { startMs: 0, stepMs: 200, endMs: 3_600_000 })]
     .map((e) => engine.update(e));
-  const bundle = trainBundle(rows, { id: "bench", createdAt: new Date().toISOString(), seed: 1 });
+  // The same choice as the running trainer (sentinel.ts): MODEL=iforest is the seed's forest,
+  // every other MODEL is detection v2 calibrated to ALERT_BUDGET.
+  const detection = config.model === "iforest"
+    ? undefined
+    : { model: config.model, budget: config.alertBudget };
+  const bundle = trainBundle(rows, {
+    id: "bench",
+    createdAt: new Date().toISOString(),
+    seed: 1,
+    ...(detection ? { detection } : {}),
+  });
   const store = await Store.open(path, { retentionMs: config.retentionSeconds * 1000 });
   await store.saveBundle(bundle);
   await store.activate(bundle.id, new Date().toISOString());

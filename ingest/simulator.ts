@@ -228,6 +228,14 @@ export async function* liveEvents(
   sim: Simulator,
   opts: { frequencySeconds: number; clock?: Clock; signal?: AbortSignal },
 ): AsyncGenerator<MarketEvent> {
+  for await (const tick of liveTicks(sim, opts)) yield* tick;
+}
+
+/** {@linkcode liveEvents} a tick at a time (one array per tick: one await per tick, not per event). */
+export async function* liveTicks(
+  sim: Simulator,
+  opts: { frequencySeconds: number; clock?: Clock; signal?: AbortSignal },
+): AsyncGenerator<MarketEvent[]> {
   const clock = opts.clock ?? systemClock;
   const stepMs = opts.frequencySeconds * 1000;
   let due = clock.now();
@@ -235,7 +243,7 @@ export async function* liveEvents(
     const wait = due - clock.now();
     if (wait > 0) await clock.sleep(wait, opts.signal);
     if (opts.signal?.aborted) return;
-    yield* sim.tick(due);
+    yield sim.tick(due);
     due += stepMs;
   }
 }

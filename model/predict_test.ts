@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import type { FeatureRow } from "../lib/contracts.ts";
 import { parseBundle, Scorer } from "./bundle.ts";
 import { labelOf, predictRows } from "./predict.ts";
+import { trainBundle } from "./train.ts";
+import { FeatureEngine } from "../features/features.ts";
+import { simulatedEvents, Simulator } from "../ingest/simulator.ts";
 
 const scorer = Scorer.fromBundle(
   parseBundle(JSON.parse(Deno.readTextFileSync("tests/fixtures/sklearn_bundle.json"))),
@@ -76,4 +79,56 @@ Deno.test("predictRows without a model scores nothing and counts warm-up", () =>
   const rows = [row(0), row(1, { warm_up: true }), row(2)];
   assert.deepEqual(predictRows(rows, null), { predictions: [], scored: [], warmup: 1 });
   assert.deepEqual(predictRows([], scorer), { predictions: [], scored: [], warmup: 0 });
+});
+
+Deno.test("detection v2 predictions: the same fields in the same order with or without trade id and source", () => {
+  // A small detection v2 model on a simulated stream (robust channels, budget 1 an hour).
+  const sim = new Simulator({ symbols: ["BTC-USDT"], seed: 3, anomalyProbability: 0.02 });
+  const engine = new FeatureEngine({ windowSeconds: 60, minWindowEvents: 10 });
+  const rows = [...simulatedEvents(sim, { startMs: 0, stepMs: 200, endMs: 900_000 })]
+    .map((e) => engine.update(e));
+  const v2 = Scorer.fromBundle(trainBundle(rows, {
+    id: "v2",
+    createdAt: "2026-01-01T00:00:00Z",
+    nEstimators: 10,
+    detection: { model: "robust", budget: 1 },
+  }));
+  const ready = rows.filter((r) => r.robust_ready).slice(-3);
+  assert.equal(ready.length, 3);
+  assert.ok(ready[0].trade_id !== undefined && ready[0].source === "simulated");
+  const { trade_id: _t, ...noTrade } = ready[1];
+  const { source: _s, ...noSource } = ready[2];
+  const { predictions: [a, b, c] } = predictRows([ready[0], noTrade, noSource], v2);
+  // The documented order: the seed's fields, the trade's, then detection v2's.
+  const seed = [
+    "symbol",
+    "ts_ms",
+    "z_score_price",
+    "z_score_log_return",
+    "z_score_volume",
+    "rolling_price_std",
+    "rolling_volume_std",
+    "price",
+    "volume",
+    "anomaly_score",
+    "severity",
+    "is_anomaly",
+    "anomaly_type",
+    "model_id",
+    "label",
+  ];
+  const v2Fields = ["price_z", "price_z_long", "volume_z", "flow_z", "robust_ready", "driver"];
+  assert.deepEqual(Object.keys(a), [...seed, "trade_id", "source", ...v2Fields]);
+  assert.deepEqual(Object.keys(b), [...seed, "source", ...v2Fields]);
+  assert.deepEqual(Object.keys(c), [...seed, "trade_id", ...v2Fields]);
+  for (const [p, r] of [[a, ready[0]], [b, noTrade], [c, noSource]] as const) {
+    assert.equal(p.price_z, r.price_z);
+    assert.equal(p.flow_z, r.flow_z);
+    assert.equal(p.anomaly_score, 0.5 - p.severity!);
+    assert.equal(p.is_anomaly, p.severity! >= 0.5);
+    assert.equal(p.model_id, "v2");
+    assert.equal(p.label, labelOf(r));
+  }
+  assert.equal(a.trade_id, ready[0].trade_id);
+  assert.equal(a.source, "simulated");
 });

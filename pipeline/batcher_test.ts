@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { batched } from "./batcher.ts";
+import { batched, batchedChunks, sourceBatches } from "./batcher.ts";
 
 Deno.test("batcher: full batches by size, the rest at the end, nothing lost or reordered", async () => {
   const items = Array.from({ length: 2503 }, (_, i) => i);
@@ -99,4 +99,39 @@ Deno.test("batcher: a partial batch at a slow moment closes by time once", async
   }
   assert.deepEqual(out, [[0, 1, 2, 3, 4], [5, 6, 7]]);
   assert.ok(at[0] < 90, `first batch after ${at[0]} ms, before the source's pause ended`);
+});
+
+Deno.test("batcher: chunks are cut at batch boundaries, the items' order and count kept", async () => {
+  // chunk lengths 0..6 in turn; batches of 4 cut across them
+  const chunks: number[][] = [];
+  let next = 0;
+  for (let k = 0; k < 40; k++) chunks.push(Array.from({ length: k % 7 }, () => next++));
+  async function* source() {
+    for (const c of chunks) yield c;
+  }
+  const out: number[][] = [];
+  for await (const b of batchedChunks(source(), { maxSize: 4, maxWaitMs: 1000 })) out.push(b);
+  const all = Array.from({ length: next }, (_, i) => i);
+  assert.deepEqual(out.flat(), all);
+  assert.ok(out.slice(0, -1).every((b) => b.length === 4), "every batch but the last is full");
+  assert.equal(out.at(-1)!.length, next % 4 || 4);
+});
+
+Deno.test("batcher: a source with chunks is read through them", async () => {
+  let chunkCalls = 0;
+  const source = {
+    events: async function* () {
+      yield* [1, 2, 3];
+    },
+    chunks: async function* () {
+      chunkCalls++;
+      yield [1, 2];
+      yield [3];
+    },
+  };
+  const out: number[][] = [];
+  const it = sourceBatches(source, new AbortController().signal, 0, { maxSize: 10, maxWaitMs: 5 });
+  for await (const b of it) out.push(b);
+  assert.equal(chunkCalls, 1);
+  assert.deepEqual(out.flat(), [1, 2, 3]);
 });

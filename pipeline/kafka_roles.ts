@@ -27,7 +27,7 @@ import {
   setupFailure,
 } from "../ingest/kafka_client.ts";
 import { keys, PartitionLostError, type Store } from "../store/kv.ts";
-import { batched } from "./batcher.ts";
+import { sourceBatches } from "./batcher.ts";
 import type { Logger } from "./log.ts";
 import type { IncomingEvent, Processor } from "./processor.ts";
 import type { MarketSource } from "./sources.ts";
@@ -93,7 +93,7 @@ export async function runKafkaSource(
   );
   let sent = 0;
   for await (
-    const items of batched(source.events(signal, start), { maxSize: 1000, maxWaitMs: 10 })
+    const items of sourceBatches(source, signal, start, { maxSize: 1000, maxWaitMs: 10 })
   ) {
     await producer.send(items.map((i) => i.event));
     sent += items.length;

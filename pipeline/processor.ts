@@ -23,8 +23,8 @@ import {
   type IncidentSymbolState,
   IncidentTracker,
 } from "../model/incidents.ts";
-import { type BatchCommit, batchCursors, type Store } from "../store/kv.ts";
-import { addTrade, type MinuteBars, packMinute, unpackMinute } from "../store/bars.ts";
+import { type BatchCommit, batchCursors, type StagedBatch, type Store } from "../store/kv.ts";
+import { BatchBars, type PackedMinute } from "./batch_bars.ts";
 import { MAX_PAGE_RECORDS } from "../store/pages.ts";
 import type { Hub } from "./hub.ts";
 import { outboxEntries } from "./notifier.ts";
@@ -88,6 +88,8 @@ export interface PreparedBatch {
   readonly batch: Batch;
   /** the atomic to commit, but for the fence (read at commit time) */
   readonly commit: Omit<BatchCommit, "expectOffsetVersion">;
+  /** `commit` built into a KV atomic already (pages packed), while the batch before commits */
+  readonly staged: StagedBatch;
   readonly result: BatchResult;
   /** index in `batch.events` of each prediction */
   readonly predictedIdx: readonly number[];
@@ -160,7 +162,7 @@ export class Processor {
   /** each partition's open page: small batches append to it (see #pageOf) */
   readonly #open = new Map<string, OpenPage>();
   /** each symbol's open minute of per-second bars */
-  readonly #bars = new Map<string, MinuteBars>();
+  readonly #bars = new BatchBars();
   #stats: ProcessorStats = {
     batches: 0,
     events: 0,
@@ -233,7 +235,7 @@ export class Processor {
           if (m && m !== "robust") this.#scorers.set(s, new SymbolScorer(m, d.scorer));
         }
         this.#tracker.restoreSymbol(s, d?.incident);
-        if (d?.bars) this.#bars.set(s, unpackMinute(s, d.bars.minute, d.bars.bytes));
+        if (d?.bars) this.#bars.restore(s, d.bars.minute, d.bars.bytes);
       }
       this.#loaded.add(s);
     }
@@ -272,7 +274,7 @@ export class Processor {
     const scorer = this.#o.model();
     const { predictions, scored: predictedIdx, warmup } = predictRows(rows, scorer, this.#scorers);
     const changes = scorer ? this.#incidents(rows, predictions, predictedIdx) : [];
-    const bars = this.#addBars(rows, predictions, predictedIdx);
+    const bars = this.#bars.add(rows, predictions, predictedIdx);
     const latest = new Map<string, Incident>();
     for (const c of changes) {
       latest.set(c.incident.id, c.incident);
@@ -307,7 +309,7 @@ export class Processor {
       partition: batch.partition,
       nextOffset: batch.nextOffset,
       pageId: page.pageId,
-      states: [...touched].map((s) => [s, this.#symbolState(s)] as const),
+      states: [...touched].map((s) => [s, this.#symbolState(s, bars)] as const),
       incidents: [...latest.values()],
       outbox: outboxEntries(changes, this.#o.webhooks ?? 0, this.#now()),
       rows: page.rows,
@@ -321,6 +323,7 @@ export class Processor {
       epoch,
       batch,
       commit,
+      staged: this.#o.store.stageBatch(commit),
       result: { rows, predictions, incidents: changes },
       predictedIdx,
       ids: batchCursors(page.pageId, page.rows, page.predictedRows).slice(page.skip),
@@ -348,10 +351,7 @@ export class Processor {
     const fence = `${batch.stream}\u0000${batch.partition}`;
     let versionstamp: string;
     try {
-      versionstamp = await store.commitBatch({
-        ...p.commit,
-        expectOffsetVersion: this.#versions.get(fence),
-      });
+      versionstamp = await store.commitStaged(p.staged, this.#versions.get(fence));
     } catch (e) {
       // The in-memory state may include batches prepared after this one: drop it.
       this.#forgetStates();
@@ -484,39 +484,13 @@ export class Processor {
   }
 
   /**
-   * Adds the batch's trades to their symbols' per-second bars; returns every
-   * minute the batch changed, packed now (a later batch goes on changing the
-   * open minute while this one commits).
+   * A symbol's checkpoint: its feature window plus the detection stages'
+   * state. `packed`: the minutes the batch's bars just packed.
    */
-  #addBars(
-    rows: readonly FeatureRow[],
-    predictions: readonly Prediction[],
-    scored: readonly number[],
-  ): [string, number, Uint8Array][] {
-    const changed = new Map<string, MinuteBars>();
-    let j = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      const p = scored[j] === i ? predictions[j++] : null;
-      const m = addTrade(this.#bars.get(r.symbol), r.symbol, {
-        ts_ms: r.ts_ms,
-        price: r.price,
-        volume: r.volume,
-        alert: p?.is_anomaly ?? false,
-        severity: p?.severity ?? 0,
-      });
-      if (m === null) continue;
-      this.#bars.set(r.symbol, m);
-      changed.set(`${r.symbol}\u0000${m.minute}`, m);
-    }
-    return [...changed.values()].map((m) => [m.symbol, m.minute, packMinute(m)]);
-  }
-
-  /** A symbol's checkpoint: its feature window plus the detection stages' state. */
-  #symbolState(symbol: string): unknown {
+  #symbolState(symbol: string, packed: readonly PackedMinute[]): unknown {
     const detect: DetectState = { incident: this.#tracker.symbolState(symbol) };
-    const bars = this.#bars.get(symbol);
-    if (bars) detect.bars = { minute: bars.minute, bytes: packMinute(bars) };
+    const bars = this.#bars.checkpoint(symbol, packed);
+    if (bars) detect.bars = bars;
     const sc = this.#scorers.get(symbol);
     if (sc && sc.model !== "robust") detect.scorer = sc.toJSON();
     return { ...this.#engine.symbolState(symbol, { binary: true }), detect };

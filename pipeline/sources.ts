@@ -19,6 +19,7 @@ import {
 } from "../ingest/simulate.ts";
 import {
   liveEvents,
+  liveTicks,
   simulatedEvents,
   Simulator,
   type SimulatorState,
@@ -36,6 +37,11 @@ export interface MarketSource {
   readonly stream: string;
   /** Events until `signal` aborts or the source ends. `startOffset` is the resume point of replayable sources. */
   events(signal: AbortSignal, startOffset: number): AsyncIterable<IncomingEvent>;
+  /**
+   * The same events in arrays (optional): a source that makes several at a
+   * time (the simulator's ticks) hands them over with one await, not one each.
+   */
+  chunks?(signal: AbortSignal, startOffset: number): AsyncIterable<IncomingEvent[]>;
   /** State to persist with the batch that ends at the last event yielded (resumable sources). */
   checkpoint(): readonly [Deno.KvKey, unknown] | null;
   /** For `/system-status`. */
@@ -84,12 +90,19 @@ interface SeedTicks {
   pending: { tickMs: number; done: number } | null;
 }
 
+/** Backfill events handed over in one chunk ({@linkcode SimulatedSource.chunks}). */
+const BACKFILL_CHUNK = 256;
+const SIMULATOR_KEY = keys.source("simulator");
+
 /** The seeded simulator (SIM_PROFILE): a backfill of simulated history, then live events. */
 export class SimulatedSource implements MarketSource {
   readonly name = "simulated";
   readonly stream = "simulated";
   #sim: Simulation;
   #seed: SeedTicks | null = null;
+  /** the seed profile's live stream a tick at a time */
+  #seedTicks: ((o: { clock: Clock; signal: AbortSignal }) => AsyncIterable<MarketEvent[]>) | null =
+    null;
   #status: SourceStatus = {
     name: "simulated",
     state: "starting",
@@ -136,6 +149,8 @@ export class SimulatedSource implements MarketSource {
       };
       this.#seed = seed;
       const freq = config.eventFrequencySeconds;
+      this.#seedTicks = ({ clock, signal }) =>
+        liveTicks(seed.sim, { frequencySeconds: freq, clock, signal });
       this.#sim = {
         profile: "seed",
         backfill: (startMs, endMs) =>
@@ -166,19 +181,20 @@ export class SimulatedSource implements MarketSource {
 
   /** `event` with the checkpoint that resumes right after it. */
   #stamped(event: MarketEvent): IncomingEvent {
-    const seed = this.#seed;
-    if (seed?.tick) {
-      seed.tick.done++;
-      return {
-        event,
-        receivedAt: this.clock.now(),
-        checkpoint: [keys.source("simulator"), { ...seed.tick }],
+    const tick = this.#seed?.tick;
+    if (tick) {
+      tick.done++;
+      const checkpoint: SimulatorCheckpoint = {
+        before: tick.before,
+        tick_ms: tick.tick_ms,
+        done: tick.done,
       };
+      return { event, receivedAt: this.clock.now(), checkpoint: [SIMULATOR_KEY, checkpoint] };
     }
     return {
       event,
       receivedAt: this.clock.now(),
-      checkpoint: [keys.source("simulator"), this.#sim.toJSON()],
+      checkpoint: [SIMULATOR_KEY, this.#sim.toJSON()],
     };
   }
 
@@ -196,6 +212,15 @@ export class SimulatedSource implements MarketSource {
   }
 
   async *events(signal: AbortSignal): AsyncGenerator<IncomingEvent> {
+    for await (const chunk of this.chunks(signal)) yield* chunk;
+  }
+
+  /**
+   * The events in arrays: the rest of a partly committed tick, the backfill
+   * {@linkcode BACKFILL_CHUNK} at a time, then a tick at a time (the seed
+   * profile) or an event at a time (the other profiles' markets).
+   */
+  async *chunks(signal: AbortSignal): AsyncGenerator<IncomingEvent[]> {
     const { eventFrequencySeconds: freq, backfillSeconds, symbols } = this.config;
     const seed = this.#seed;
     if (seed?.pending) {
@@ -207,11 +232,12 @@ export class SimulatedSource implements MarketSource {
       if (done < events.length) {
         this.logger.info(`simulator: finishing the tick at ${tickMs} (${done} event(s) committed)`);
       }
-      for (const event of events.slice(done)) {
-        if (signal.aborted) return;
+      if (signal.aborted) return;
+      const rest = events.slice(done).map((event) => {
         this.#count(event.ts_ms!);
-        yield this.#stamped(event);
-      }
+        return this.#stamped(event);
+      });
+      if (rest.length) yield rest;
     }
     if (this.backfill) {
       const end = this.clock.now();
@@ -226,11 +252,16 @@ export class SimulatedSource implements MarketSource {
         }${total} events, as fast as possible`,
       );
       let n = 0, nextReport = 0.25;
+      let chunk: IncomingEvent[] = [];
       for (const event of this.#sim.backfill(start, end)) {
-        if (signal.aborted) return;
         n++;
         this.#count(event.ts_ms!);
-        yield this.#stamped(event);
+        chunk.push(this.#stamped(event));
+        if (chunk.length >= BACKFILL_CHUNK) {
+          if (signal.aborted) return;
+          yield chunk;
+          chunk = [];
+        }
         // The seed's ticks are counted; other profiles' arrivals are random, so their share is of time.
         const done = this.#sim.profile === "seed"
           ? n / total
@@ -244,12 +275,25 @@ export class SimulatedSource implements MarketSource {
           nextReport += 0.25;
         }
       }
+      if (signal.aborted) return;
+      if (chunk.length) yield chunk;
     }
     this.#status.state = "live";
     this.logger.info(`simulator live: ${symbols.join(", ")}, ${this.#sim.describe()}`);
+    if (this.#seedTicks) {
+      for await (const tick of this.#seedTicks({ clock: this.clock, signal })) {
+        const out: IncomingEvent[] = new Array(tick.length);
+        for (let i = 0; i < tick.length; i++) {
+          this.#count(tick[i].ts_ms!);
+          out[i] = this.#stamped(tick[i]);
+        }
+        yield out;
+      }
+      return;
+    }
     for await (const event of this.#sim.live({ clock: this.clock, signal })) {
       this.#count(event.ts_ms!);
-      yield this.#stamped(event);
+      yield [this.#stamped(event)];
     }
   }
 
@@ -264,7 +308,7 @@ export class SimulatedSource implements MarketSource {
    */
   checkpoint(): readonly [Deno.KvKey, unknown] {
     const tick = this.#seed?.tick;
-    return [keys.source("simulator"), tick ? { ...tick } : this.#sim.toJSON()];
+    return [SIMULATOR_KEY, tick ? { ...tick } : this.#sim.toJSON()];
   }
 
   status(): SourceStatus {

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Incident } from "../model/incidents.ts";
-import type { FeatureRow, Prediction } from "../lib/contracts.ts";
+import type { Prediction } from "../lib/contracts.ts";
 import { type Bundle, decodeBundleChunks, encodeBundleChunks } from "../model/bundle.ts";
 import { encodeRows, MAX_PAGE_RECORDS as PAGE } from "./pages.ts";
 import { packPage } from "./packed.ts";
@@ -16,7 +16,10 @@ import { History, type StoreOptions } from "./history.ts";
 import { keys } from "./keys.ts";
 import { openKv } from "./open.ts";
 
+import { type BatchCommit, PartitionLostError, type StagedBatch } from "./batch_commit.ts";
+
 export { keys } from "./keys.ts";
+export { type BatchCommit, PartitionLostError, type StagedBatch } from "./batch_commit.ts";
 export { batchCursors, parseCursor, predictionCursors, type StoreOptions } from "./history.ts";
 
 /** An analyst's review of an incident. */
@@ -83,51 +86,6 @@ export interface ModelIndexEntry {
   report_kind: string;
 }
 
-/** One batch's durable effects, committed in one atomic. */
-export interface BatchCommit {
-  stream: string;
-  partition: number;
-  /** the offset after the last record of the batch */
-  nextOffset: number;
-  /** a deterministic id for the batch's pages (same batch → same keys) */
-  pageId: string;
-  states: readonly (readonly [symbol: string, state: unknown])[];
-  rows: readonly FeatureRow[];
-  predictions: readonly Prediction[];
-  /**
-   * Each prediction's index in `rows` (it is that row's prediction): the
-   * prediction pages then refer to the row pages instead of repeating the
-   * features. Absent: self-contained prediction pages.
-   */
-  predictedRows?: readonly number[];
-  /** `Deno.KvU64` increments */
-  counters: readonly (readonly [key: readonly string[], n: number])[];
-  /** extra sets in the same atomic (e.g. a source's state) */
-  extra?: readonly (readonly [key: Deno.KvKey, value: unknown])[];
-  /** minutes of per-second bars the batch changed: `[symbol, minute, packed bars]` */
-  bars?: readonly (readonly [symbol: string, minute: number, bytes: Uint8Array])[];
-  /** incidents opened, updated or closed by the batch (latest version of each) */
-  incidents?: readonly Incident[];
-  /** webhook notifications of the incidents the batch opened or closed */
-  outbox?: readonly OutboxEntry[];
-  /**
-   * The versionstamp the offset key had when this writer took the partition
-   * over (null: it did not exist). The commit fails with
-   * {@linkcode PartitionLostError} if another writer committed since: a worker
-   * that lost its partition in a rebalance can never overwrite the new owner's
-   * state. Undefined: no check.
-   */
-  expectOffsetVersion?: string | null;
-}
-
-/** A batch commit found that another writer owns the partition now. */
-export class PartitionLostError extends Error {
-  constructor(stream: string, partition: number) {
-    super(`partition ${stream}/${partition} was committed by another writer`);
-    this.name = "PartitionLostError";
-  }
-}
-
 /** Typed access to Sentinel's KV. */
 export class Store extends History {
   /**
@@ -181,11 +139,18 @@ export class Store extends History {
    * prediction pages and the counters, in one atomic. Either all of it is
    * durable or none of it is, which is what makes a restart exact.
    */
-  async commitBatch(b: BatchCommit): Promise<string> {
+  commitBatch(b: BatchCommit): Promise<string> {
+    return this.commitStaged(this.stageBatch(b), b.expectOffsetVersion);
+  }
+
+  /**
+   * {@linkcode Store.commitBatch}'s atomic built but not committed: pages
+   * packed, values serialized. The worker stages batch N+1 while batch N
+   * commits; the fence, which needs N's versionstamp, is added by
+   * {@linkcode Store.commitStaged}. Commit a staged batch at most once.
+   */
+  stageBatch(b: Omit<BatchCommit, "expectOffsetVersion">): StagedBatch {
     const op = this.kv.atomic();
-    if (b.expectOffsetVersion !== undefined) {
-      op.check({ key: keys.offset(b.stream, b.partition), versionstamp: b.expectOffsetVersion });
-    }
     for (const [symbol, state] of b.states) op.set(keys.state(symbol), state);
     op.set(keys.offset(b.stream, b.partition), b.nextOffset);
     const expireIn = this.rawRetentionMs;
@@ -211,8 +176,21 @@ export class Store extends History {
       op.set(keys.incident(inc.start_ms, inc.id), inc, { expireIn: this.retentionMs });
     }
     for (const o of b.outbox ?? []) op.set(keys.outbox(o.id), o);
-    const r = await op.commit();
-    if (!r.ok) throw new PartitionLostError(b.stream, b.partition);
+    return { op, stream: b.stream, partition: b.partition };
+  }
+
+  /**
+   * Commits a {@linkcode Store.stageBatch} result, fenced by the offset key's
+   * versionstamp when `expectOffsetVersion` is given (see
+   * {@linkcode BatchCommit.expectOffsetVersion}); resolves to the commit's
+   * versionstamp.
+   */
+  async commitStaged(s: StagedBatch, expectOffsetVersion?: string | null): Promise<string> {
+    if (expectOffsetVersion !== undefined) {
+      s.op.check({ key: keys.offset(s.stream, s.partition), versionstamp: expectOffsetVersion });
+    }
+    const r = await s.op.commit();
+    if (!r.ok) throw new PartitionLostError(s.stream, s.partition);
     return r.versionstamp;
   }
 

@@ -1164,3 +1164,30 @@ Deno.test("/export.csv: time ranges (since, from, to) read KV by time; source ke
     }
   });
 });
+
+Deno.test("/docs/assets: Swagger UI's stylesheet and bundle come from the swagger-ui-dist package", async () => {
+  const { path, cleanup } = await tempKvPath();
+  const store = await Store.open(path, { retentionMs: 60_000 });
+  try {
+    const app = createApp(testWebContext(store, testConfig({ KV_PATH: path })), {
+      logger: memoryLogger(),
+    });
+    const files = [
+      ["swagger-ui.css", "text/css", ".swagger-ui"],
+      ["swagger-ui-bundle.js", "javascript", "SwaggerUIBundle"],
+    ];
+    for (const [file, type, marker] of files) {
+      const res = await app.request(`/docs/assets/swagger-ui-dist/${file}`);
+      assert.equal(res.status, 200, file);
+      assert.match(res.headers.get("content-type") ?? "", new RegExp(type), file);
+      const body = await res.text();
+      assert.ok(body.length > 100_000 && body.includes(marker), `${file}: the package's file`);
+    }
+    const missing = await app.request("/docs/assets/swagger-ui-dist/index.html");
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+  } finally {
+    store.close();
+    await cleanup();
+  }
+});
