@@ -104,7 +104,8 @@ const listRoute = createRoute({
   summary: "Incidents, newest first",
   description:
     "One market event makes one incident: consecutive alerts of a symbol within INCIDENT_GAP_SECONDS, " +
-    "typed by the shape of the move. Filter by symbol, type, status and start time; page with `cursor`.",
+    "typed by the shape of the move (a would-be level shift stays open up to INCIDENT_SETTLE_SECONDS " +
+    "while the price may still revert). Filter by symbol, type, status and start time; page with `cursor`.",
   tags: ["incidents"],
   request: { query: ListQuery },
   responses: {
