@@ -336,6 +336,36 @@ Deno.test("SSE: batches committed and published while a resumption replays are s
   });
 });
 
+Deno.test("SSE: a page published long after a resumption replayed it is not sent again", async () => {
+  await withEnv(async (env) => {
+    // A web-only process's KV tail publishes a page committed out of key order up to minutes
+    // late: here L is committed early in key order, then 10 000 more predictions are committed,
+    // and L is published only after the replay has sent all of them (more than the 8 192 replayed
+    // ids the stream used to remember).
+    const before = range(0, 400);
+    const idsBefore = await env.commit("a", before, false);
+    const late = range(400, 410);
+    const idsLate = await env.commit("l", late, false);
+    const after = range(410, 10_410);
+    const idsAfter: string[] = [];
+    for (let i = 0; i < after.length; i += 400) {
+      idsAfter.push(...await env.commit(`m${i}`, after.slice(i, i + 400), false));
+    }
+    const app = createApp(env.ctx, { logger: memoryLogger() });
+    const res = await app.request("/events", { headers: { "last-event-id": idsBefore[399] } });
+    assert.equal(res.status, 200);
+    const client = new SseReader(res.body!);
+    const want = expected([...late, ...after], [...idsLate, ...idsAfter]);
+    assert.equal(seen(await client.events(want.length)).length, want.length);
+    // Now the late publish of L, and a fresh page Z: only Z arrives.
+    env.publish("l", late);
+    const z = range(10_410, 10_415);
+    const idsZ = await env.commit("z", z);
+    assert.deepEqual(seen(await client.events(expected(z, idsZ).length)), expected(z, idsZ));
+    await client.close();
+  });
+});
+
 Deno.test("SSE: a POST /predict result is published with the id the response gives", async () => {
   await withEnv(async (env) => {
     // A small model is enough here: any verdict will do.

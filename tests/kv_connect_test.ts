@@ -86,11 +86,11 @@ function collectSse(
   url: string,
   signal: AbortSignal,
 ): {
-  preds: (Prediction & { connection: number })[];
+  preds: (Prediction & { connection: number; cursor: string })[];
   reconnects: () => number;
   done: Promise<void>;
 } {
-  const preds: (Prediction & { connection: number })[] = [];
+  const preds: (Prediction & { connection: number; cursor: string })[] = [];
   let lastId: string | null = null;
   let reconnects = 0;
   const done = (async () => {
@@ -112,7 +112,9 @@ function collectSse(
             if (id) lastId = id[1];
             if (!/^event: prediction$/m.test(frame)) continue;
             const data = /^data: (.*)$/m.exec(frame);
-            if (data) preds.push({ ...JSON.parse(data[1]), connection: reconnects });
+            if (data) {
+              preds.push({ ...JSON.parse(data[1]), connection: reconnects, cursor: id?.[1] ?? "" });
+            }
           }
         }
       } catch (e) {
@@ -247,11 +249,16 @@ if (
         // Never twice on one connection. After a reconnect, Last-Event-ID resumption may
         // replay a page this client already had live: pages of different partitions commit
         // out of key order, and one cursor cannot say which were seen (docs/decisions.md).
-        const seen = new Set<string>();
-        for (const { connection, ...p } of stream.preds) {
+        // (The SSE ids, cursors `firstTs~pageId~index`, say which KV pages a repeat came from.)
+        const seen = new Map<string, string>();
+        for (const { connection, cursor, ...p } of stream.preds) {
           const id = `${p.symbol}#${p.trade_id}`;
-          assert.ok(!seen.has(`${connection}/${id}`), `${id} streamed twice on one connection`);
-          seen.add(`${connection}/${id}`);
+          const first = seen.get(`${connection}/${id}`);
+          assert.ok(
+            first === undefined,
+            `${id} streamed twice on one connection: as ${first}, then as ${cursor}; web log:\n${web.log()}`,
+          );
+          seen.set(`${connection}/${id}`, cursor);
           assert.deepEqual(p, inKv.get(id), `${id} as stored`);
         }
         assert.deepEqual(

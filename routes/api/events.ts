@@ -57,10 +57,12 @@ export const SSE_DEFAULTS: SseOptions = {
 const HIGH_WATER = 64 * 1024;
 // Replayed events are written in chunks of about this many characters.
 const REPLAY_CHUNK = 16 * 1024;
-// Replayed ids remembered to catch a batch that was committed (so replayed)
-// but published a moment later; a commit→publish gap spans one batch, far
-// fewer predictions than this.
-const RECENT_REPLAYED = 8192;
+// How long after the newest replayed page a page's publish may still arrive:
+// the embedded worker publishes right after its commit, but a web-only
+// process's KV tail publishes pages committed out of key order (a worker
+// re-processing a killed worker's backlog) up to its deep look-back later,
+// 5 minutes of event time (pipeline/tail.ts). Twice that, to be safe.
+const LATE_PUBLISH_MS = 600_000;
 
 /**
  * The text of one prediction's events: `prediction`, then `alert` when it is
@@ -81,17 +83,46 @@ export function sseFrames(id: string, p: Prediction): string {
 }
 
 /** A set that forgets its oldest entries beyond `capacity`. */
-class RecentIds {
-  readonly #set = new Set<string>();
-  constructor(readonly capacity: number) {}
+/**
+ * What a resumption replayed, by page: a page's cursor prefix
+ * (`firstTs~pageId`) → one past the highest index sent. A live batch's
+ * prediction is a repeat when its page's entry covers its index: a page
+ * committed before the replay read it and published after (by the embedded
+ * worker a moment later, by a web-only process's KV tail up to minutes
+ * later) is not sent twice, and a page that grew since (an open page) sends
+ * only its new predictions. Pages more than {@linkcode LATE_PUBLISH_MS} of
+ * event time older than the newest replayed one are forgotten: nothing
+ * publishes them any more. (It replaced a set of the last 8 192 replayed ids,
+ * which a late tail publish outran: tests/kv_connect_test.ts saw a prediction
+ * twice on one connection.)
+ */
+class ReplayedPages {
+  readonly #upTo = new Map<string, { firstTs: number; next: number }>();
+  #newest = -Infinity;
+  #added = 0;
+
   add(id: string): void {
-    this.#set.add(id);
-    if (this.#set.size > this.capacity) {
-      this.#set.delete(this.#set.values().next().value!);
-    }
+    const c = parseCursor(id);
+    if (!c) return;
+    const key = `${c.firstTs}~${c.pageId}`;
+    const e = this.#upTo.get(key);
+    if (!e) this.#upTo.set(key, { firstTs: c.firstTs, next: c.index + 1 });
+    else if (c.index + 1 > e.next) e.next = c.index + 1;
+    if (c.firstTs > this.#newest) this.#newest = c.firstTs;
+    if (++this.#added % 4096 === 0) this.#prune();
   }
+
   has(id: string): boolean {
-    return this.#set.has(id);
+    if (this.#upTo.size === 0) return false;
+    const c = parseCursor(id);
+    if (!c) return false;
+    const e = this.#upTo.get(`${c.firstTs}~${c.pageId}`);
+    return e !== undefined && c.index < e.next;
+  }
+
+  #prune(): void {
+    const before = this.#newest - LATE_PUBLISH_MS;
+    for (const [key, e] of this.#upTo) if (e.firstTs < before) this.#upTo.delete(key);
   }
 }
 
@@ -112,7 +143,7 @@ export function eventStream(
   const pending: { id: string; p: Prediction }[] = [];
   const pendingIds = new Set<string>();
   const replayedPending = new Set<string>();
-  const recent = new RecentIds(RECENT_REPLAYED);
+  const recent = new ReplayedPages();
   let wake: (() => void) | null = null;
   let unsubscribe = () => {};
   let heartbeat: ReturnType<typeof setInterval> | undefined;
