@@ -269,7 +269,6 @@ function perSecondMaxima(
     s.first = Math.min(s.first, e.ts_ms);
     s.last = Math.max(s.last, e.ts_ms);
     s.trades++;
-    const fresh = sec !== s.keptSec[0];
     for (let k = 0; k < tradeChannels.length; k++) {
       const x = e.scores[tradeChannels[k]];
       if (Number.isFinite(x) && (keep === undefined || keep(index, tradeChannels[k]))) {
@@ -279,7 +278,7 @@ function perSecondMaxima(
     for (let c = 0; c < channels; c++) {
       if (keep !== undefined && !keep(index, c)) continue;
       const x = e.scores[c];
-      const newSecond = keep === undefined ? fresh : sec !== s.keptSec[c];
+      const newSecond = sec !== s.keptSec[c];
       s.keptSec[c] = sec;
       if (!Number.isFinite(x)) continue;
       const m = s.maxima[c];
@@ -416,6 +415,14 @@ export function verdict(cal: Calibration, symbol: string, scores: readonly numbe
   return { alert: best >= 0.5, severity: best, driver, p: bestP };
 }
 
+/**
+ * A channel's alert line for one symbol: the tail probability p at or below
+ * which it alerts, `share × budget ÷ secondsPerHour` (at most ½).
+ */
+export function channelThreshold(cal: Calibration, sc: SymbolCalibration, channel: string): number {
+  return Math.min(0.5, (cal.shares[channel] * cal.budget) / sc.secondsPerHour);
+}
+
 /** ln of each channel's threshold p for one symbol, computed once per calibration object. */
 const thresholdCache = new WeakMap<SymbolCalibration, Float64Array>();
 function thresholdsOf(cal: Calibration, sc: SymbolCalibration): Float64Array {
@@ -424,7 +431,7 @@ function thresholdsOf(cal: Calibration, sc: SymbolCalibration): Float64Array {
     t = new Float64Array(cal.channels.length);
     for (let c = 0; c < t.length; c++) {
       const ch = cal.channels[c];
-      t[c] = Math.log(Math.min(0.5, (cal.shares[ch] * cal.budget) / sc.secondsPerHour));
+      t[c] = Math.log(channelThreshold(cal, sc, ch));
     }
     thresholdCache.set(sc, t);
   }

@@ -33,6 +33,7 @@
 import {
   type Calibration,
   type CalibrationOptions,
+  channelThreshold,
   fitCalibration,
   type ScoredEvent,
   tailProbability,
@@ -73,7 +74,8 @@ export function fitTrimmedCalibration(
 ): Calibration {
   const passes = t.passes ?? 2;
   const contextMs = t.contextMs ?? 5_000;
-  const hours = symbolHours(events);
+  const bySymbol = indicesBySymbol(events);
+  const hours = symbolHours(events, bySymbol);
   let cal = fitCalibration(events, o);
   // per channel: 1 for each event left out of its tail (null: none left out)
   const left: (Uint8Array | null)[] = o.channels.map(() => null);
@@ -81,7 +83,7 @@ export function fitTrimmedCalibration(
     let changed = false;
     for (let c = 0; c < o.channels.length; c++) {
       const allowed = 2 * cal.shares[o.channels[c]] * o.budget * hours + 5;
-      const { out, alertSeconds } = alerted(events, cal, c, contextMs);
+      const { out, alertSeconds } = alerted(events, bySymbol, cal, c, contextMs);
       if (alertSeconds <= allowed) continue;
       // what was left out before stays out: a pass only adds
       const prev = left[c];
@@ -96,19 +98,28 @@ export function fitTrimmedCalibration(
   return cal;
 }
 
-/** Hours between each symbol's first and last event, summed over symbols. */
-function symbolHours(events: readonly ScoredEvent[]): number {
-  const span = new Map<string, [number, number]>();
-  for (const e of events) {
-    const s = span.get(e.symbol);
-    if (!s) span.set(e.symbol, [e.ts_ms, e.ts_ms]);
-    else {
-      if (e.ts_ms < s[0]) s[0] = e.ts_ms;
-      if (e.ts_ms > s[1]) s[1] = e.ts_ms;
-    }
+/** Each symbol's event indices, in input order (time order per symbol). */
+function indicesBySymbol(events: readonly ScoredEvent[]): Map<string, number[]> {
+  const bySymbol = new Map<string, number[]>();
+  for (let i = 0; i < events.length; i++) {
+    let l = bySymbol.get(events[i].symbol);
+    if (!l) bySymbol.set(events[i].symbol, l = []);
+    l.push(i);
   }
+  return bySymbol;
+}
+
+/** Hours between each symbol's first and last event, summed over symbols. */
+function symbolHours(events: readonly ScoredEvent[], bySymbol: Map<string, number[]>): number {
   let h = 0;
-  for (const [a, b] of span.values()) h += (b - a) / 3_600_000;
+  for (const idx of bySymbol.values()) {
+    let lo = Infinity, hi = -Infinity;
+    for (const i of idx) {
+      if (events[i].ts_ms < lo) lo = events[i].ts_ms;
+      if (events[i].ts_ms > hi) hi = events[i].ts_ms;
+    }
+    h += (hi - lo) / 3_600_000;
+  }
   return h;
 }
 
@@ -119,6 +130,7 @@ function symbolHours(events: readonly ScoredEvent[]): number {
  */
 function alerted(
   events: readonly ScoredEvent[],
+  bySymbol: Map<string, number[]>,
   cal: Calibration,
   c: number,
   contextMs: number,
@@ -126,19 +138,11 @@ function alerted(
   const out = new Uint8Array(events.length);
   const ch = cal.channels[c];
   let alertSeconds = 0;
-  // per symbol: the indices of its events, in input order (time order per symbol)
-  const bySymbol = new Map<string, number[]>();
-  for (let i = 0; i < events.length; i++) {
-    let l = bySymbol.get(events[i].symbol);
-    if (!l) bySymbol.set(events[i].symbol, l = []);
-    l.push(i);
-  }
   for (const [symbol, idx] of bySymbol) {
     const sc = cal.symbols[symbol] ?? cal.fallback;
     const tail = sc.tails[ch];
     if (!tail) continue;
-    // the channel's alert line, as in calibration.ts's verdict
-    const threshold = Math.min(0.5, (cal.shares[ch] * cal.budget) / sc.secondsPerHour);
+    const threshold = channelThreshold(cal, sc, ch);
     let a = 0; // first event (in idx) at or after t − contextMs
     let marked = 0; // idx[0 … marked) are marked or before every alert's context
     let lastSec = NaN;
