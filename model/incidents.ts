@@ -257,7 +257,7 @@ export class IncidentTracker {
     return out;
   }
 
-  /** Closes every incident whose last alert is more than `gapMs` before `nowMs`. */
+  /** Closes every incident whose last alert is more than `gapMs` before `nowMs`, unless it is settling. */
   advance(nowMs: number): IncidentChange[] {
     const out: IncidentChange[] = [];
     for (const [symbol, o] of this.#open) {
