@@ -152,6 +152,28 @@ export async function openPage(page: Page, url: string): Promise<void> {
   });
 }
 
+/** A 12-hour clock time (`3:04 PM`, `11am`): no page may show one. */
+export const TWELVE_HOUR = /\b\d{1,2}(:\d\d)?(:\d\d)?\s?[AaPp]\.?[Mm]\b/;
+/** A 24-hour `HH:MM`. */
+export const TWENTY_FOUR_HOUR = /\b([01]\d|2[0-3]):[0-5]\d\b/;
+
+/**
+ * Every time a page shows once its charts are drawn: the body's text, the
+ * charts' axis labels and tooltips (`svg text`, `svg title`) and `title`
+ * attributes.
+ */
+export async function shownTimesText(page: Page): Promise<string> {
+  await page.waitForTimeout(600); // charts drawn
+  return await page.evaluate(() =>
+    [
+      document.body.innerText,
+      ...[...document.querySelectorAll("svg text, svg title, [title]")].map((e) =>
+        `${e.textContent ?? ""} ${e.getAttribute("title") ?? ""}`
+      ),
+    ].join("\n")
+  );
+}
+
 /** Where the suite writes its screenshots (gitignored). */
 export const OUTPUT_DIR = new URL("../test-output/browser/", import.meta.url).pathname;
 /** Where the README's screenshots live; refreshed when `UPDATE_SCREENSHOTS=1`. */
