@@ -177,9 +177,11 @@ export class Sentinel {
         nEstimators: config.nEstimators,
         contamination: config.contamination,
         seed: config.seed,
-        detection: config.model === "iforest"
-          ? null
-          : { model: config.model, budget: config.alertBudget },
+        detection: config.model === "iforest" ? null : {
+          model: config.model,
+          budget: config.alertBudget,
+          gapMs: config.incidentGapSeconds * 1000,
+        },
         pollMs: opts.trainerPollMs,
         useWorker: opts.trainInWorker,
       }, clock.now);

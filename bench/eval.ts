@@ -32,6 +32,7 @@ import { renderMarkdown, renderSeedsMarkdown } from "./eval_markdown.ts";
 import { HELP, parseEvalArgs, type ProgressSink } from "./eval_options.ts";
 import { runEvaluation } from "./eval_run.ts";
 import { runSeeds } from "./eval_seeds.ts";
+import { dirname } from "node:path";
 
 /** Runs `deno task eval` with `Deno.args`; resolves to the process exit code. */
 async function main(): Promise<number> {
@@ -47,6 +48,17 @@ async function main(): Promise<number> {
     return 2;
   }
   const { out, jsonOnly, seeds, ...o } = opts;
+  // Every output's folder exists before the run, so a long run is not lost at its end.
+  for (const f of [`${out}.json`, o.predictionsOut, o.incidentsOut]) {
+    const dir = f ? dirname(f) : null;
+    if (dir === null) continue;
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      console.error(`eval: cannot write ${f}: ${e instanceof Error ? e.message : e}`);
+      return 2;
+    }
+  }
   const tty = Deno.stderr.isTerminal();
   const enc = new TextEncoder();
   let lastLine = 0;

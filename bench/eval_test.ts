@@ -328,3 +328,34 @@ Deno.test("eval: a realistic-profile stream written to JSONL evaluates as the in
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("eval CLI: output folders that do not exist yet are made before the run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sentinel-eval-cli-" });
+  try {
+    const root = new URL("..", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-P",
+        "--config",
+        `${root}deno.json`,
+        `${root}bench/eval.ts`,
+        "--hours=0.2",
+        "--train-hours=0.1",
+        `--out=${dir}/a/e`,
+        `--incidents-out=${dir}/b/c/incidents.csv`,
+        "--json-only",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const report = JSON.parse(await Deno.readTextFile(`${dir}/a/e.json`));
+    assert.ok(report.summary.sentinel_v2, "the written report has detection v2's summary");
+    const csv = await Deno.readTextFile(`${dir}/b/c/incidents.csv`);
+    assert.match(csv.split("\n")[0], /^id,symbol,type,start_ms/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

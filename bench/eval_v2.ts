@@ -131,6 +131,7 @@ export class SentinelV2 implements V2Detector {
       budget: this.o.budget,
       model: this.o.model,
       shares: this.o.shares,
+      gapMs: this.o.gapMs,
     });
     this.#train = [];
   }

@@ -28,7 +28,7 @@ export async function trainBenchModel(path: string, env: Record<string, string>)
   // every other MODEL is detection v2 calibrated to ALERT_BUDGET.
   const detection = config.model === "iforest"
     ? undefined
-    : { model: config.model, budget: config.alertBudget };
+    : { model: config.model, budget: config.alertBudget, gapMs: config.incidentGapSeconds * 1000 };
   const bundle = trainBundle(rows, {
     id: "bench",
     createdAt: new Date().toISOString(),

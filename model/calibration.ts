@@ -58,6 +58,12 @@ export const SymbolCalibration = z.object({
   secondsPerHour: z.number().positive(),
   /** true when the tails are the pooled ones (too few seconds of its own) */
   pooled: z.boolean(),
+  /**
+   * per channel, the share of the training seconds with trades within
+   * INCIDENT_GAP_SECONDS of another alert, where the channel's exceedance
+   * opens no incident (model/calibration_cover.ts); none in older bundles
+   */
+  covered: z.record(z.string(), z.number().min(0).max(0.5)).default({}),
 });
 /** A symbol's calibration. */
 export type SymbolCalibration = z.infer<typeof SymbolCalibration>;
@@ -349,7 +355,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
   let pooledFit: ReturnType<typeof fitAll> | null = null;
   const pooledCal = (secondsPerHour: number, perSecond: number): SymbolCalibration => {
     pooledFit ??= fitAll(pooled, pooledZs);
-    return { tails: tailsOf(pooledFit, perSecond), secondsPerHour, pooled: true };
+    return { tails: tailsOf(pooledFit, perSecond), secondsPerHour, pooled: true, covered: {} };
   };
   const symbols: Record<string, SymbolCalibration> = {};
   for (const [symbol, s] of bySymbol) {
@@ -358,7 +364,12 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
     const secondsPerHour = Math.max(1, Math.min(3600, seconds / hours));
     const perSecond = s.trades / Math.max(seconds, 1);
     symbols[symbol] = seconds >= minSeconds
-      ? { tails: tailsOf(fitAll(s.maxima, s.zs), perSecond), secondsPerHour, pooled: false }
+      ? {
+        tails: tailsOf(fitAll(s.maxima, s.zs), perSecond),
+        secondsPerHour,
+        pooled: false,
+        covered: {},
+      }
       : pooledCal(secondsPerHour, perSecond);
   }
   const fallbackRate = pooledHours > 0
@@ -389,7 +400,7 @@ export interface Verdict {
 /**
  * The verdict on one event's channel scores (NaN scores are ignored):
  * alert when some channel's tail probability is at or below its threshold
- * `share × budget ÷ secondsPerHour`. Severity is the largest of
+ * ({@linkcode channelThreshold}). Severity is the largest of
  * ½·ln p ÷ ln p_threshold over channels, clipped to [0, 1], so it means the
  * same on BTC and on a thin pair: 0.5 is the alert line.
  */
@@ -417,10 +428,13 @@ export function verdict(cal: Calibration, symbol: string, scores: readonly numbe
 
 /**
  * A channel's alert line for one symbol: the tail probability p at or below
- * which it alerts, `share × budget ÷ secondsPerHour` (at most ½).
+ * which it alerts, `share × budget ÷ (secondsPerHour × (1 − covered[channel]))` (at
+ * most ½): the seconds an exceedance would open a new incident in share the
+ * channel's part of the budget.
  */
 export function channelThreshold(cal: Calibration, sc: SymbolCalibration, channel: string): number {
-  return Math.min(0.5, (cal.shares[channel] * cal.budget) / sc.secondsPerHour);
+  const open = sc.secondsPerHour * (1 - (sc.covered?.[channel] ?? 0));
+  return Math.min(0.5, (cal.shares[channel] * cal.budget) / open);
 }
 
 /** ln of each channel's threshold p for one symbol, computed once per calibration object. */

@@ -23,6 +23,7 @@ import {
   verdict,
 } from "./calibration.ts";
 import { fitTrimmedCalibration } from "./calibration_trim.ts";
+import { coverCalibration } from "./calibration_cover.ts";
 
 /** The channels of the robust detector, in score order. */
 export const CHANNELS = ["price_z", "price_z_long", "volume_z", "flow_z"] as const;
@@ -80,7 +81,8 @@ export function robustOf(
 
 /**
  * Fits the calibration of a model's channels (default: the robust ones) on
- * training trades, trimmed of what it alerts on (model/calibration_trim.ts).
+ * training trades, trimmed of what it alerts on (model/calibration_trim.ts),
+ * its lines set for new incidents (model/calibration_cover.ts).
  */
 export function fitRobustCalibration(
   events: Iterable<ScoredEvent>,
@@ -89,6 +91,8 @@ export function fitRobustCalibration(
     model?: DetectionModel;
     shares?: Readonly<Record<string, number>>;
     minSeconds?: number;
+    /** INCIDENT_GAP_SECONDS in ms (default 5 000): exceedances this close to another alert open no incident */
+    gapMs?: number;
   },
 ): Calibration {
   const model = o.model ?? "robust";
@@ -101,7 +105,8 @@ export function fitRobustCalibration(
     budget: o.budget,
     minSeconds: o.minSeconds,
   };
-  return fitTrimmedCalibration(Array.isArray(events) ? events : [...events], opts);
+  const all = Array.isArray(events) ? events : [...events];
+  return coverCalibration(all, fitTrimmedCalibration(all, opts), { gapMs: o.gapMs ?? 5000 });
 }
 
 /** A verdict with the driving channel's name. */

@@ -42,7 +42,12 @@ export interface TrainOptions extends Partial<ForestParams> {
    * Detection v2: calibrate this model's channels to `budget` false incidents
    * per symbol-hour on the rows' robust features (rows in time order).
    */
-  detection?: { model: DetectionModel; budget: number };
+  detection?: {
+    model: DetectionModel;
+    budget: number;
+    /** INCIDENT_GAP_SECONDS in ms (model/calibration_cover.ts; default 5 000) */
+    gapMs?: number;
+  };
 }
 
 /**
@@ -174,7 +179,7 @@ export function trainBundle(rows: readonly FeatureRow[], opts: TrainOptions): Bu
  */
 function fitDetection(
   rows: readonly FeatureRow[],
-  o: { model: DetectionModel; budget: number },
+  o: { model: DetectionModel; budget: number; gapMs?: number },
 ): Calibration | null {
   const scorers = new Map<string, SymbolScorer>();
   const events: ScoredEvent[] = [];
