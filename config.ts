@@ -212,7 +212,7 @@ export const CONFIG_VARS: readonly VarDoc[] = [
     default: "5",
     accepts: "number in (0, 3600]",
     doc:
-      "alerts of a symbol closer than this belong to one incident; an incident closes after this much quiet",
+      "alerts of a symbol closer than this belong to one incident; an incident closes after this much quiet; the trainer's calibration spends ALERT_BUDGET only where an alert would open a new incident",
   },
   {
     name: "INCIDENT_SETTLE_SECONDS",
