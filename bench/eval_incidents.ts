@@ -9,6 +9,7 @@
 import type { AnomalyType, MarketEvent } from "../lib/contracts.ts";
 import { type Incident, IncidentTracker } from "../model/incidents.ts";
 import type { Alert, LabelledStream } from "../model/evaluate.ts";
+import { groupBy } from "../lib/group.ts";
 
 /** Incidents formed from a v1 detector's alerts (same grouping gap), for a like-for-like summary. */
 export function incidentsFromAlerts(alerts: readonly Alert[], gapMs: number): Incident[] {
@@ -77,12 +78,7 @@ export function incidentReport(
     if (k < a.length && a[k] <= inc.end_ms) trueN++;
   }
   let covered = 0;
-  const bySym = new Map<string, Incident[]>();
-  for (const inc of incidents) {
-    let l = bySym.get(inc.symbol);
-    if (!l) bySym.set(inc.symbol, l = []);
-    l.push(inc);
-  }
+  const bySym = groupBy(incidents, (inc) => inc.symbol);
   for (const [s, ts] of anomalies) {
     const incs = bySym.get(s) ?? [];
     const starts = incs.map((x) => x.start_ms);
@@ -182,12 +178,9 @@ export function episodeReport(
   toleranceMs: number,
 ): Record<string, EpisodeDetection> {
   const times = new Map<string, number[]>();
-  for (const a of alerts) {
-    let t = times.get(a.symbol);
-    if (!t) times.set(a.symbol, t = []);
-    t.push(a.ts_ms);
+  for (const [s, l] of groupBy(alerts, (a) => a.symbol)) {
+    times.set(s, l.map((a) => a.ts_ms).sort((x, y) => x - y));
   }
-  for (const t of times.values()) t.sort((x, y) => x - y);
   const acc = new Map<string, { n: number; hit: number; delays: number[] }>();
   const bump = (k: string, delay: number | null) => {
     let a = acc.get(k);

@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { parseCsv } from "../islands/shared/csv.ts";
 import { EpisodeCollector, type EpisodeSpan } from "./eval_incidents.ts";
 import type { AnomalyType } from "../lib/contracts.ts";
+import { groupBy } from "../lib/group.ts";
 
 /** The incident types that describe an episode type's shape (PRICE_SPIKE goes either way). */
 export const EXPECTED_TYPES: Readonly<Record<AnomalyType, readonly string[]>> = {
@@ -60,12 +61,7 @@ export function typeConfusion(
   incidents: readonly IncidentSpan[],
   toleranceMs: number,
 ): Record<string, TypeRow> {
-  const bySymbol = new Map<string, IncidentSpan[]>();
-  for (const i of incidents) {
-    let l = bySymbol.get(i.symbol);
-    if (!l) bySymbol.set(i.symbol, l = []);
-    l.push(i);
-  }
+  const bySymbol = groupBy(incidents, (i) => i.symbol);
   for (const l of bySymbol.values()) l.sort((a, b) => a.start_ms - b.start_ms);
   const out: Record<string, TypeRow> = {};
   for (const ep of episodes) {

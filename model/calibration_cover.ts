@@ -33,6 +33,7 @@ import {
   type SymbolCalibration,
   tailProbability,
 } from "./calibration.ts";
+import { groupBy } from "../lib/group.ts";
 
 /** Largest `covered` share a symbol's calibration takes. */
 export const MAX_COVERED = 0.5;
@@ -90,18 +91,13 @@ interface SymbolEvents {
 
 function secondsBySymbol(events: readonly ScoredEvent[]): Map<string, SymbolEvents> {
   const m = new Map<string, SymbolEvents>();
-  for (const e of events) {
-    let s = m.get(e.symbol);
-    if (!s) m.set(e.symbol, s = { events: [], seconds: [] });
-    s.events.push(e);
-  }
-  for (const s of m.values()) {
-    s.events.sort((a, b) => a.ts_ms - b.ts_ms);
+  for (const [symbol, l] of groupBy(events, (e) => e.symbol)) {
+    l.sort((a, b) => a.ts_ms - b.ts_ms);
     const secs = new Set<number>();
-    for (const e of s.events) {
+    for (const e of l) {
       if (e.scores.some(Number.isFinite)) secs.add(Math.floor(e.ts_ms / 1000));
     }
-    s.seconds = [...secs].sort((a, b) => a - b);
+    m.set(symbol, { events: l, seconds: [...secs].sort((a, b) => a - b) });
   }
   return m;
 }

@@ -38,6 +38,7 @@ import {
   type ScoredEvent,
   tailProbability,
 } from "./calibration.ts";
+import { groupBy } from "../lib/group.ts";
 
 /** Options of {@linkcode fitTrimmedCalibration}. */
 export interface TrimOptions {
@@ -100,13 +101,7 @@ export function fitTrimmedCalibration(
 
 /** Each symbol's event indices, in input order (time order per symbol). */
 function indicesBySymbol(events: readonly ScoredEvent[]): Map<string, number[]> {
-  const bySymbol = new Map<string, number[]>();
-  for (let i = 0; i < events.length; i++) {
-    let l = bySymbol.get(events[i].symbol);
-    if (!l) bySymbol.set(events[i].symbol, l = []);
-    l.push(i);
-  }
-  return bySymbol;
+  return groupBy(events.keys(), (i) => events[i].symbol);
 }
 
 /** Hours between each symbol's first and last event, summed over symbols. */

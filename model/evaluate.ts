@@ -34,6 +34,7 @@ import {
   percentile,
   rocAuc,
 } from "./metrics.ts";
+import { groupBy } from "../lib/group.ts";
 
 /** Detection horizons of the report: 1 s, 5 s, 60 s. */
 export const DEFAULT_HORIZONS_MS: readonly number[] = Object.freeze([1_000, 5_000, 60_000]);
@@ -239,14 +240,10 @@ function streamSymbolHours(stream: LabelledStream): number {
 function timesBySymbol(
   items: Iterable<{ symbol: string; ts_ms: number }>,
 ): Map<string, Float64Array> {
-  const lists = new Map<string, number[]>();
-  for (const { symbol, ts_ms } of items) {
-    let l = lists.get(symbol);
-    if (l === undefined) lists.set(symbol, l = []);
-    l.push(ts_ms);
-  }
   const out = new Map<string, Float64Array>();
-  for (const [s, l] of lists) out.set(s, Float64Array.from(l).sort());
+  for (const [s, l] of groupBy(items, (x) => x.symbol)) {
+    out.set(s, Float64Array.from(l, (x) => x.ts_ms).sort());
+  }
   return out;
 }
 
