@@ -9,8 +9,22 @@
  */
 import fs from "node:fs";
 import type { Browser, Page } from "playwright-core";
+import { requireSuite } from "./suite_gate.ts";
 
 /** Chromium's flags for CI (DESIGN.md section 14). */
+/**
+ * The browser suites' gate (tests/suite_gate.ts): true when CHROMIUM_PATH is
+ * set; otherwise registers the ignored (or, under REQUIRE_ALL_SUITES=1,
+ * failing) placeholder test with how to enable it.
+ */
+export function requireBrowser(): boolean {
+  return requireSuite(
+    "browser",
+    "CHROMIUM_PATH",
+    "apt-get install -y chromium, then set CHROMIUM_PATH=/usr/bin/chromium",
+  );
+}
+
 export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",

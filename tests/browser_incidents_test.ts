@@ -16,11 +16,11 @@ import { memoryLogger } from "../pipeline/log.ts";
 import { Sentinel } from "../sentinel.ts";
 import { mountDashboard } from "../routes/dashboard.tsx";
 import type { Incident } from "../model/incidents.ts";
-import { requireSuite } from "./suite_gate.ts";
 import { tempKvPath, testConfig, waitFor } from "./helpers.ts";
 import {
   launchChromium,
   openPage,
+  requireBrowser,
   screenshot,
   shownTimesText,
   TWELVE_HOUR,
@@ -29,7 +29,6 @@ import {
 } from "./browser_helpers.ts";
 
 const API_KEY = "browser-test-api-key-0123";
-const HOW_TO = "apt-get install -y chromium, then set CHROMIUM_PATH=/usr/bin/chromium";
 
 async function incidents(base: string, query = ""): Promise<Incident[]> {
   const res = await fetch(`${base}/incidents?limit=500${query}`);
@@ -37,7 +36,7 @@ async function incidents(base: string, query = ""): Promise<Incident[]> {
   return (await res.json()).incidents;
 }
 
-if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
+if (requireBrowser()) {
   Deno.test({
     name: "browser: the incident list and an incident's page",
     sanitizeOps: false,

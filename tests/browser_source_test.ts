@@ -13,15 +13,19 @@ import type { Browser } from "playwright-core";
 import { memoryLogger } from "../pipeline/log.ts";
 import { Sentinel } from "../sentinel.ts";
 import { mountDashboard } from "../routes/dashboard.tsx";
-import { requireSuite } from "./suite_gate.ts";
 import { tempKvPath, testConfig } from "./helpers.ts";
 import { startFakeBinance } from "./fake_binance.ts";
-import { launchChromium, openPage, screenshot, watchPage } from "./browser_helpers.ts";
+import {
+  launchChromium,
+  openPage,
+  requireBrowser,
+  screenshot,
+  watchPage,
+} from "./browser_helpers.ts";
 
-const HOW_TO = "apt-get install -y chromium, then set CHROMIUM_PATH=/usr/bin/chromium";
 const GREEN = "rgb(63, 185, 80)";
 
-if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
+if (requireBrowser()) {
   Deno.test({
     name: "browser: the live page says so when the Binance source is dead instead of a green live",
     sanitizeOps: false,

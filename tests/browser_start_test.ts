@@ -16,11 +16,15 @@
  */
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
-import { requireSuite } from "./suite_gate.ts";
 import { childEnv, tempKvPath, waitFor } from "./helpers.ts";
-import { launchChromium, openPage, screenshot, watchPage } from "./browser_helpers.ts";
+import {
+  launchChromium,
+  openPage,
+  requireBrowser,
+  screenshot,
+  watchPage,
+} from "./browser_helpers.ts";
 
-const HOW_TO = "apt-get install -y chromium, then set CHROMIUM_PATH=/usr/bin/chromium";
 const ROOT = new URL("..", import.meta.url).pathname;
 const MINUTE = 60_000;
 
@@ -31,7 +35,7 @@ function freePort(): number {
   return port;
 }
 
-if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
+if (requireBrowser()) {
   Deno.test({
     name:
       "browser: `deno task start` with the default configuration shows an incident within a minute, with the price around it",

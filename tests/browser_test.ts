@@ -16,12 +16,12 @@ import { Sentinel } from "../sentinel.ts";
 import { mountDashboard } from "../routes/dashboard.tsx";
 import { parseCsv } from "../islands/shared/csv.ts";
 import { PRESETS } from "../islands/shared/presets.ts";
-import { requireSuite } from "./suite_gate.ts";
 import { tempKvPath, testConfig, waitFor } from "./helpers.ts";
 import {
   type ExpectedError,
   launchChromium,
   openPage,
+  requireBrowser,
   screenshot,
   shownTimesText,
   TWELVE_HOUR,
@@ -29,7 +29,6 @@ import {
   watchPage,
 } from "./browser_helpers.ts";
 
-const HOW_TO = "apt-get install -y chromium, then set CHROMIUM_PATH=/usr/bin/chromium";
 const PAGES = [
   { path: "/", name: "status" },
   { path: "/live", name: "live" },
@@ -105,7 +104,7 @@ const kpi = (page: Page, id: string) =>
     Number((t ?? "").replace(/,/g, ""))
   );
 
-if (requireSuite("browser", "CHROMIUM_PATH", HOW_TO)) {
+if (requireBrowser()) {
   Deno.test({
     name: "browser: the dashboard against a running Sentinel",
     // playwright keeps its own pipes and timers to the browser process between steps.
