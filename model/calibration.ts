@@ -26,7 +26,8 @@
  * @module
  */
 import { z } from "zod";
-import { Emg, fitEmg, lnSurvival, survivalQuantile } from "./trade_tail.ts";
+import { Emg, lnSurvival, survivalQuantile } from "./trade_tail.ts";
+import { fitSizeTail } from "./trade_tail_excess.ts";
 
 /** One channel's calibrated tail. */
 export const ChannelTail = z.object({
@@ -331,7 +332,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
   const fitAll = (maxima: number[][], zs: number[][]) => ({
     gpd: o.channels.map((ch, c) => fitTail(maxima[c], o.betaFloor?.[ch] ?? 1)),
     trade: zs.map((z) => {
-      const f = fitEmg(z);
+      const f = fitSizeTail(z);
       return f !== null && f.misfit <= MAX_TRADE_MISFIT ? f : null;
     }),
   });

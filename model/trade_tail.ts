@@ -169,18 +169,22 @@ export function fitEmg(sample: ArrayLike<number>): EmgFit | null {
  */
 export const SIGNIFICANCE = 6.63;
 
-/** A minimal Nelder–Mead (reflection, expansion, contraction, shrink). */
-function nelderMead(
+/**
+ * A minimal Nelder–Mead (reflection, expansion, contraction, shrink); stops
+ * after `iterations` or when the simplex's values are within `tolerance`.
+ */
+export function nelderMead(
   f: (x: readonly number[]) => number,
   x0: readonly number[],
   iterations = 400,
+  tolerance = 1e-14,
 ): { x: number[]; f: number } {
   const n = x0.length;
   let pts = [x0.slice(), ...x0.map((_, i) => x0.map((v, j) => (j === i ? v + 0.5 : v)))]
     .map((x) => ({ x, f: f(x) }));
   for (let it = 0; it < iterations; it++) {
     pts.sort((a, b) => a.f - b.f);
-    if (pts[n].f - pts[0].f < 1e-14) break;
+    if (pts[n].f - pts[0].f < tolerance) break;
     const c = new Array<number>(n).fill(0);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) c[j] += pts[i].x[j] / n;
     const w = pts[n];
