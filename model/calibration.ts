@@ -249,6 +249,8 @@ function perSecondMaxima(
       seconds: number;
       scoredSec: number;
       zs: number[][];
+      /** per trade channel: whether the trim left some of its trades out (the sample is censored) */
+      cut: boolean[];
     }
   >();
   let index = -1;
@@ -265,6 +267,7 @@ function perSecondMaxima(
         seconds: 0,
         scoredSec: NaN,
         zs: tradeChannels.map(() => []),
+        cut: tradeChannels.map(() => false),
       };
       bySymbol.set(e.symbol, s);
     }
@@ -278,9 +281,9 @@ function perSecondMaxima(
     s.trades++;
     for (let k = 0; k < tradeChannels.length; k++) {
       const x = e.scores[tradeChannels[k]];
-      if (Number.isFinite(x) && (keep === undefined || keep(index, tradeChannels[k]))) {
-        s.zs[k].push(zOfScore(x));
-      }
+      if (!Number.isFinite(x)) continue;
+      if (keep === undefined || keep(index, tradeChannels[k])) s.zs[k].push(zOfScore(x));
+      else s.cut[k] = true;
     }
     for (let c = 0; c < channels; c++) {
       if (keep !== undefined && !keep(index, c)) continue;
@@ -318,21 +321,26 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
   const bySymbol = perSecondMaxima(events, nc, tradeChannels, o.keep);
   const pooled: number[][] = Array.from({ length: nc }, () => []);
   const pooledZs: number[][] = tradeChannels.map(() => []);
+  const pooledCut = tradeChannels.map(() => false);
   let pooledSeconds = 0;
   let pooledHours = 0;
   let pooledTrades = 0;
   for (const s of bySymbol.values()) {
     for (let c = 0; c < nc; c++) for (const x of s.maxima[c]) pooled[c].push(x);
-    for (let k = 0; k < tradeChannels.length; k++) for (const x of s.zs[k]) pooledZs[k].push(x);
+    for (let k = 0; k < tradeChannels.length; k++) {
+      for (const x of s.zs[k]) pooledZs[k].push(x);
+      pooledCut[k] ||= s.cut[k];
+    }
     pooledSeconds += s.seconds;
     pooledHours += Math.max((s.last - s.first) / 3_600_000, 1 / 60);
     pooledTrades += s.trades;
   }
   // The tails without their trades-per-second: fitted once per symbol, and once for the pool.
-  const fitAll = (maxima: number[][], zs: number[][]) => ({
+  // A trimmed size sample has lost every trade above the previous line: it is censored there.
+  const fitAll = (maxima: number[][], zs: number[][], cut: boolean[]) => ({
     gpd: o.channels.map((ch, c) => fitTail(maxima[c], o.betaFloor?.[ch] ?? 1)),
-    trade: zs.map((z) => {
-      const f = fitSizeTail(z);
+    trade: zs.map((z, k) => {
+      const f = fitSizeTail(z, { censored: cut[k] });
       return f !== null && f.misfit <= MAX_TRADE_MISFIT ? f : null;
     }),
   });
@@ -355,7 +363,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
   };
   let pooledFit: ReturnType<typeof fitAll> | null = null;
   const pooledCal = (secondsPerHour: number, perSecond: number): SymbolCalibration => {
-    pooledFit ??= fitAll(pooled, pooledZs);
+    pooledFit ??= fitAll(pooled, pooledZs, pooledCut);
     return { tails: tailsOf(pooledFit, perSecond), secondsPerHour, pooled: true, covered: {} };
   };
   const symbols: Record<string, SymbolCalibration> = {};
@@ -366,7 +374,7 @@ export function fitCalibration(events: Iterable<ScoredEvent>, o: CalibrationOpti
     const perSecond = s.trades / Math.max(seconds, 1);
     symbols[symbol] = seconds >= minSeconds
       ? {
-        tails: tailsOf(fitAll(s.maxima, s.zs), perSecond),
+        tails: tailsOf(fitAll(s.maxima, s.zs, s.cut), perSecond),
         secondsPerHour,
         pooled: false,
         covered: {},

@@ -82,17 +82,25 @@ function bin(sorted: ArrayLike<number>, width: number): { edges: number[]; count
  * console.log(e.body.scale < 0.1, Math.abs(e.shift - 4.16) < 0.5); // true true
  * ```
  */
-export function explainExcess(sorted: ArrayLike<number>, fit: Emg): ExcessFit {
+export function explainExcess(
+  sorted: ArrayLike<number>,
+  fit: Emg,
+  o: { censorAt?: number } = {},
+): ExcessFit {
   const { edges, counts } = bin(sorted, 0.1 * fit.sigma);
+  const censor = o.censorAt;
+  // every bin's probability, given x ≤ censorAt when the sample is censored there
   const nll = (surv: (x: number) => number) => {
+    const top = censor === undefined ? 0 : surv(censor);
     let l = 0;
     let prev = 1;
     for (let k = 0; k <= edges.length; k++) {
-      const cur = k < edges.length ? surv(edges[k]) : 0;
+      const cur = k < edges.length ? surv(edges[k]) : top;
       if (counts[k] > 0) l -= counts[k] * Math.log(Math.max(prev - cur, 1e-300));
       prev = cur;
     }
-    return l;
+    const n = sorted.length;
+    return top > 0 ? l + n * Math.log(Math.max(1 - top, 1e-300)) : l;
   };
   const sf = (d: Emg) => (x: number) => Math.exp(lnSurvival(d, x));
   const shareOf = (t: number) => MAX_SHIFTED_SHARE / (1 + Math.exp(-t));
@@ -173,10 +181,13 @@ export interface SizeTailFit extends EmgFit {
  * console.log(Math.abs(fitSizeTail(xs)!.scale - 0.6) < 0.1); // true
  * ```
  */
-export function fitSizeTail(sample: ArrayLike<number>): SizeTailFit | null {
+export function fitSizeTail(
+  sample: ArrayLike<number>,
+  o: { censored?: boolean } = {},
+): SizeTailFit | null {
   const f = fitEmg(sample);
   if (f === null || !(f.scale > 0)) return f === null ? null : { ...f, shifted: 0 };
   const sorted = Float64Array.from(sample).filter((x) => Number.isFinite(x)).sort();
-  const e = explainExcess(sorted, f);
+  const e = explainExcess(sorted, f, o.censored ? { censorAt: sorted[sorted.length - 1] } : {});
   return { ...e.body, misfit: f.misfit, shifted: e.share };
 }
