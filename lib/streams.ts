@@ -13,10 +13,9 @@
  * @example
  * ```ts
  * import { utf8Decoder } from "./streams.ts";
- * const text = await new Response(
- *   ReadableStream.from([new TextEncoder().encode("héllo")]).pipeThrough(utf8Decoder()),
- * ).text();
- * console.log(text); // "héllo"
+ * const bytes = ReadableStream.from([new TextEncoder().encode("héllo")]);
+ * const parts = await Array.fromAsync(bytes.pipeThrough(utf8Decoder()));
+ * console.log(parts.join("")); // "héllo"
  * ```
  */
 export function utf8Decoder(): TransformStream<Uint8Array, string> {
